@@ -1,0 +1,1 @@
+"""MMDetection-side code of the Dynamic R-CNN ablation suite."""

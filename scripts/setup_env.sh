@@ -32,7 +32,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 py="$VENV/bin/python"
-pip() { "$py" -m pip --disable-pip-version-check "$@"; }
+# This workplace's pip config lists local indexes that warn for every package they lack: keep the log readable.
+pip() { "$py" -m pip --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither a file nor a dir" >&2); }
 
 say "build tools (setuptools >=77,<81: mmcv's setup.py and mmengine's 'mmdet::' config lookup need pkg_resources)"
 pip install -q "pip>=24" "setuptools>=77,<81" wheel ninja
@@ -61,7 +62,6 @@ else
     say "reusing cached mmcv wheel from $wheel_dir"
   fi
   pip install -q --no-deps "$wheel_dir"/mmcv-*.whl
-  pip install -q "addict" "yapf" "opencv-python-headless" "packaging" "Pillow" "pyyaml" "regex;sys_platform=='win32'"
 fi
 
 say "mmdet 3.3.0 and the project packages (editable)"

@@ -1,0 +1,31 @@
+# Entry points of the project. `make run` and `make test` are the README's two commands.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.setup-complete
+
+.PHONY: env run test test-fast test-e2e lint report clean-results
+
+# The environment is (re)made when the pins or the setup script change; the script itself is idempotent.
+$(STAMP): scripts/setup_env.sh requirements/pinned.txt pyproject.toml
+	VENV=$(VENV) bash scripts/setup_env.sh
+	touch $(STAMP)
+
+env: $(STAMP)
+
+# The main job: the whole pipeline on the embedded default (synthetic data, CPU).
+run: $(STAMP)
+	$(VENV)/bin/snakemake --cores all
+
+# Every test, the end-to-end pipeline test included.
+test: $(STAMP)
+	$(PY) -m pytest -m "e2e or not e2e"
+
+# Fast unit tests only.
+test-fast: $(STAMP)
+	$(PY) -m pytest
+
+test-e2e: $(STAMP)
+	$(PY) -m pytest -m e2e
+
+lint: $(STAMP)
+	$(VENV)/bin/snakemake --lint

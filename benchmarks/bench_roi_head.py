@@ -1,0 +1,309 @@
+"""Training-step time and host syncs of AblationRoIHead vs MMDetection's
+StandardRoIHead and DynamicRoIHead.
+
+The same Faster R-CNN is built three times (same weights), differing only in
+``roi_head.type``; the three training steps are interleaved iteration by
+iteration on the same batches (rotating which head goes first), so that
+machine load affects all three alike. Printed: median step time of each, the
+ratios AblationRoIHead / StandardRoIHead and AblationRoIHead /
+DynamicRoIHead, and, in a separate untimed pass, the number of host reads
+(``.item()``, ``.tolist()``, ``.cpu()``, ``.numpy()``, ``bool()``,
+``float()``, ``int()`` on tensors) made by each RoI head's ``loss`` in update
+and non-update iterations, and their excess over StandardRoIHead.
+
+Targets (issue 3): <= 1.01 x StandardRoIHead, <= 1.00 x DynamicRoIHead, 0
+extra syncs in non-update iterations.
+
+Examples::
+
+    python benchmarks/bench_roi_head.py                      # small, CPU
+    python benchmarks/bench_roi_head.py --device cuda --depth 50 \\
+        --base-channels 64 --image-size 800 --iters 60
+"""
+import argparse
+import copy
+import statistics
+import time
+
+import torch
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmdet.utils import register_all_modules
+from mmengine.config import ConfigDict
+from mmengine.optim import build_optim_wrapper
+from mmengine.structures import InstanceData
+
+import dynrcnn.models  # noqa: F401
+
+HEADS = ('AblationRoIHead', 'StandardRoIHead', 'DynamicRoIHead')
+SYNC_METHODS = ('item', 'tolist', 'cpu', 'numpy', '__bool__', '__float__',
+                '__int__', '__index__')
+
+
+def detector_cfg(head_type, depth, base_channels, interval):
+    """MMDetection's Dynamic R-CNN R-50-FPN config, scalable, with the given
+    RoI head type."""
+    chans = [base_channels * 2**i * (4 if depth >= 50 else 1)
+             for i in range(4)]
+    neck = max(base_channels * 4, 16)
+    return ConfigDict(
+        type='FasterRCNN',
+        data_preprocessor=dict(
+            type='DetDataPreprocessor', mean=[123.675, 116.28, 103.53],
+            std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_size_divisor=32),
+        backbone=dict(type='ResNet', depth=depth, base_channels=base_channels,
+                      num_stages=4, out_indices=(0, 1, 2, 3),
+                      frozen_stages=1,
+                      norm_cfg=dict(type='BN', requires_grad=True),
+                      norm_eval=True, style='pytorch', init_cfg=None),
+        neck=dict(type='FPN', in_channels=chans, out_channels=neck,
+                  num_outs=5),
+        rpn_head=dict(
+            type='RPNHead', in_channels=neck, feat_channels=neck,
+            anchor_generator=dict(type='AnchorGenerator', scales=[8],
+                                  ratios=[0.5, 1.0, 2.0],
+                                  strides=[4, 8, 16, 32, 64]),
+            bbox_coder=dict(type='DeltaXYWHBBoxCoder',
+                            target_means=[0.] * 4, target_stds=[1.] * 4),
+            loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True),
+            loss_bbox=dict(type='L1Loss')),
+        roi_head=dict(
+            type=head_type,
+            bbox_roi_extractor=dict(
+                type='SingleRoIExtractor',
+                roi_layer=dict(type='RoIAlign', output_size=7,
+                               sampling_ratio=0),
+                out_channels=neck, featmap_strides=[4, 8, 16, 32]),
+            bbox_head=dict(
+                type='Shared2FCBBoxHead', in_channels=neck,
+                fc_out_channels=4 * neck, roi_feat_size=7, num_classes=80,
+                bbox_coder=dict(type='DeltaXYWHBBoxCoder',
+                                target_means=[0.] * 4,
+                                target_stds=[0.1, 0.1, 0.2, 0.2]),
+                reg_class_agnostic=False,
+                loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False),
+                loss_bbox=dict(type='SmoothL1Loss', beta=1.0))),
+        train_cfg=dict(
+            rpn=dict(
+                assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.7,
+                              neg_iou_thr=0.3, min_pos_iou=0.3,
+                              match_low_quality=True, ignore_iof_thr=-1),
+                sampler=dict(type='RandomSampler', num=256, pos_fraction=0.5,
+                             neg_pos_ub=-1, add_gt_as_proposals=False),
+                allowed_border=-1, pos_weight=-1, debug=False),
+            rpn_proposal=dict(nms_pre=2000, max_per_img=1000,
+                              nms=dict(type='nms', iou_threshold=0.85),
+                              min_bbox_size=0),
+            rcnn=dict(
+                assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5,
+                              neg_iou_thr=0.5, min_pos_iou=0.5,
+                              match_low_quality=False, ignore_iof_thr=-1),
+                sampler=dict(type='RandomSampler', num=512, pos_fraction=0.25,
+                             neg_pos_ub=-1, add_gt_as_proposals=True),
+                pos_weight=-1, debug=False,
+                dynamic_rcnn=dict(iou_topk=75, beta_topk=10,
+                                  update_iter_interval=interval,
+                                  initial_iou=0.4, initial_beta=1.0))),
+        test_cfg=dict(
+            rpn=dict(nms_pre=1000, max_per_img=1000,
+                     nms=dict(type='nms', iou_threshold=0.85),
+                     min_bbox_size=0),
+            rcnn=dict(score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5),
+                      max_per_img=100)))
+
+
+def make_batches(n, batch_size, size, seed=0):
+    """Random images with 2-10 random boxes each."""
+    g = torch.Generator().manual_seed(seed)
+    batches = []
+    for _ in range(n):
+        inputs, samples = [], []
+        for _ in range(batch_size):
+            k = int(torch.randint(2, 11, (1, ), generator=g))
+            xy = torch.rand(k, 2, generator=g) * size * 0.7
+            wh = size * (0.05 + torch.rand(k, 2, generator=g) * 0.25)
+            sample = DetDataSample(metainfo=dict(
+                img_shape=(size, size), ori_shape=(size, size),
+                scale_factor=(1., 1.)))
+            sample.gt_instances = InstanceData(
+                bboxes=torch.cat([xy, (xy + wh).clamp(max=size)], dim=1),
+                labels=torch.randint(0, 80, (k, ), generator=g))
+            inputs.append((torch.rand(3, size, size, generator=g) *
+                           255).to(torch.uint8))
+            samples.append(sample)
+        batches.append(dict(inputs=inputs, data_samples=samples))
+    return batches
+
+
+def build(args, device):
+    models, wrappers = {}, {}
+    state = None
+    for head in HEADS:
+        torch.manual_seed(0)
+        model = MODELS.build(
+            detector_cfg(head, args.depth, args.base_channels,
+                         args.interval)).to(device)
+        if state is None:
+            state = model.state_dict()
+        model.load_state_dict(state)
+        model.train()
+        models[head] = model
+        wrappers[head] = build_optim_wrapper(
+            model, dict(optimizer=dict(type='SGD', lr=0.002, momentum=0.9,
+                                       weight_decay=1e-4)))
+    return models, wrappers
+
+
+def sync(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def time_steps(args, device, models, wrappers, batches):
+    """Interleaved timing.
+
+    Returns:
+        tuple[dict, dict]: {head: [seconds per training step]} and
+        {head: [seconds spent in roi_head.loss per step]}.
+    """
+    times = {h: [] for h in HEADS}
+    head_times = {h: [] for h in HEADS}
+    last = {}
+    for head in HEADS:
+        roi_head = models[head].roi_head
+
+        def timed_loss(*a, __loss=roi_head.loss, __head=head, **kw):
+            # synchronising around the head costs all three heads the same
+            sync(device)
+            t0 = time.perf_counter()
+            out = __loss(*a, **kw)
+            sync(device)
+            last[__head] = time.perf_counter() - t0
+            return out
+
+        roi_head.loss = timed_loss
+    for i in range(args.warmup + args.iters):
+        batch = batches[i % len(batches)]
+        order = HEADS[i % 3:] + HEADS[:i % 3]
+        for head in order:
+            data = copy.deepcopy(batch)
+            torch.manual_seed(i)
+            sync(device)
+            t0 = time.perf_counter()
+            models[head].train_step(data, wrappers[head])
+            sync(device)
+            if i >= args.warmup:
+                times[head].append(time.perf_counter() - t0)
+                head_times[head].append(last[head])
+    for head in HEADS:
+        del models[head].roi_head.loss
+    return times, head_times
+
+
+def count_syncs(args, device, models, wrappers, batches):
+    """Host reads inside each RoI head's ``loss``, per iteration, untimed.
+
+    Returns:
+        dict: {head: (reads per non-update iteration, per update iteration)}
+    """
+    counter = {'n': 0, 'on': False}
+    originals = {m: getattr(torch.Tensor, m) for m in SYNC_METHODS}
+
+    def wrap(original):
+        def counting(self, *a, **kw):
+            if counter['on']:
+                counter['n'] += 1
+            return original(self, *a, **kw)
+        return counting
+
+    for name, original in originals.items():
+        setattr(torch.Tensor, name, wrap(original))
+    results = {}
+    try:
+        for head in HEADS:
+            roi_head = models[head].roi_head
+            loss = roi_head.loss
+            per_iter = []
+
+            def counted_loss(*a, __loss=loss, __per_iter=per_iter, **kw):
+                counter['n'], counter['on'] = 0, True
+                try:
+                    return __loss(*a, **kw)
+                finally:
+                    counter['on'] = False
+                    __per_iter.append(counter['n'])
+
+            roi_head.loss = counted_loss
+            # start a fresh interval: the update is the last of these
+            if hasattr(roi_head, 'pending_iters'):
+                roi_head.pending_iters = 0
+                roi_head.num_iou_records = roi_head.num_beta_records = 0
+            if head == 'DynamicRoIHead':
+                roi_head.iou_history, roi_head.beta_history = [], []
+            for i in range(args.interval):
+                torch.manual_seed(i)
+                models[head].train_step(
+                    copy.deepcopy(batches[i % len(batches)]), wrappers[head])
+            del roi_head.loss
+            results[head] = (per_iter[:-1], per_iter[-1])
+    finally:
+        for name, original in originals.items():
+            setattr(torch.Tensor, name, original)
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--depth', type=int, default=18)
+    parser.add_argument('--base-channels', type=int, default=16)
+    parser.add_argument('--image-size', type=int, default=320)
+    parser.add_argument('--batch-size', type=int, default=2)
+    parser.add_argument('--iters', type=int, default=20)
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--interval', type=int, default=5,
+                        help='update_iter_interval (timed runs include '
+                        'update iterations)')
+    parser.add_argument('--threads', type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    register_all_modules()
+    device = torch.device(args.device)
+    models, wrappers = build(args, device)
+    batches = make_batches(8, args.batch_size, args.image_size)
+
+    times, head_times = time_steps(args, device, models, wrappers, batches)
+    print(f'device={device} depth={args.depth} '
+          f'base_channels={args.base_channels} image={args.image_size} '
+          f'batch={args.batch_size} iters={args.iters} '
+          f'interval={args.interval} threads={args.threads}')
+    for label, data in (('training step', times),
+                        ('roi_head.loss', head_times)):
+        med = {h: statistics.median(t) for h, t in data.items()}
+        for head in HEADS:
+            print(f'{label:14s} {head:16s} median {med[head] * 1e3:9.2f} ms '
+                  f'(min {min(data[head]) * 1e3:.2f}, max '
+                  f'{max(data[head]) * 1e3:.2f})')
+        a = med['AblationRoIHead']
+        for ref, target in (('StandardRoIHead', 1.01),
+                            ('DynamicRoIHead', 1.00)):
+            # the three runs of one iteration are adjacent in time: their
+            # ratio is less exposed to load drift than the ratio of medians
+            paired = statistics.median(
+                x / y for x, y in zip(data['AblationRoIHead'], data[ref]))
+            print(f'{label:14s} ratio Ablation/{ref[:-7]:8s} = '
+                  f'{a / med[ref]:.4f} (medians), {paired:.4f} (median of '
+                  f'paired ratios); target <= {target:.2f}')
+
+    syncs = count_syncs(args, device, models, wrappers, batches)
+    std_non_update = syncs['StandardRoIHead'][0]
+    for head in HEADS:
+        non_update, update = syncs[head]
+        extra = [n - s for n, s in zip(non_update, std_non_update)]
+        print(f'{head:16s} host reads in roi_head.loss: non-update '
+              f'iterations {non_update} (extra over Standard {extra}), '
+              f'update iteration {update}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,142 @@
+"""Reference numbers of the paper and related sources, with their status.
+
+The numbers live in ``analysis/data/reference_numbers.csv`` (one row per number, copied from
+``shared/reference/dynamic_rcnn_facts.md`` section 1). Every number carries a status:
+
+- ``verified``: read in the named source;
+- ``derived``: arithmetic on verified numbers;
+- ``unverified``: recalled, not checked against the paper's PDF.
+"""
+
+import csv
+from dataclasses import dataclass
+from importlib import resources
+
+STATUSES = ('verified', 'derived', 'unverified')
+STATUS_MARKS = {'verified': '[v]', 'derived': '[d]', 'unverified': '[u]'}
+STATUS_LEGEND = ('[v] verified: read in the named source; '
+                 '[d] derived: arithmetic on verified numbers; '
+                 '[u] unverified: recalled, not checked against the paper\'s PDF, '
+                 'not to be cited as the paper\'s number.')
+
+COLUMNS = ('table', 'source_key', 'source', 'split', 'model_or_arm', 'metric', 'value', 'unit',
+           'approx', 'status', 'note')
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One reference number.
+
+    Args:
+        table (str): which facts table it comes from (``ablation``, ``breakdown``, ...).
+        source_key (str): short source id (``paper``, ``repro_report``, ``mmdet_zoo``, ...).
+        source (str): human-readable source.
+        split (str): dataset split (``val2017``, ``test-dev``, ...), may be empty.
+        model_or_arm (str): arm name (``baseline``, ``dla``, ``dsl``, ``dynamic_rcnn``) or model.
+        metric (str): metric name (``AP``, ``AP50``, ``AP_gain``, ...).
+        value (float): the number, in the unit of ``unit`` (AP in percent).
+        unit (str): unit of ``value``.
+        approx (bool): True when the source only gives an approximate value (``~38.0``).
+        status (str): one of :data:`STATUSES`.
+        note (str): why the status is what it is.
+    """
+
+    table: str
+    source_key: str
+    source: str
+    split: str
+    model_or_arm: str
+    metric: str
+    value: float
+    unit: str
+    approx: bool
+    status: str
+    note: str
+
+    @property
+    def mark(self):
+        """str: the status marker printed next to the number, e.g. ``[u]``."""
+        return STATUS_MARKS[self.status]
+
+    def format(self, digits=1):
+        """Format the value with its approximation sign and status marker.
+
+        Args:
+            digits (int): decimals.
+
+        Returns:
+            str: e.g. ``'~38.0 [u]'``.
+        """
+        return f'{"~" if self.approx else ""}{self.value:.{digits}f} {self.mark}'
+
+
+def default_path():
+    """Path of the CSV shipped with the package."""
+    return resources.files('analysis') / 'data' / 'reference_numbers.csv'
+
+
+def load_references(path=None):
+    """Load and validate the reference numbers.
+
+    Args:
+        path (str | Path, optional): CSV file; the packaged one by default.
+
+    Returns:
+        list[Reference]: every reference number, in file order.
+    """
+    path = default_path() if path is None else path
+    with open(path, newline='', encoding='utf-8') as f:
+        reader = csv.DictReader(f)
+        if tuple(reader.fieldnames or ()) != COLUMNS:
+            raise ValueError(f'{path}: columns {reader.fieldnames} differ from the expected {list(COLUMNS)}')
+        refs = []
+        for line, row in enumerate(reader, start=2):
+            if row['status'] not in STATUSES:
+                raise ValueError(f'{path}:{line}: status {row["status"]!r} is not one of {STATUSES}')
+            if row['approx'] not in ('True', 'False'):
+                raise ValueError(f'{path}:{line}: approx must be True or False, got {row["approx"]!r}')
+            try:
+                value = float(row['value'])
+            except ValueError:
+                raise ValueError(f'{path}:{line}: value {row["value"]!r} is not a number') from None
+            refs.append(Reference(**{**row, 'value': value, 'approx': row['approx'] == 'True'}))
+    keys = [(r.table, r.source_key, r.split, r.model_or_arm, r.metric, r.value) for r in refs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f'{path}: duplicate reference rows')
+    return refs
+
+
+def find(refs, table, model_or_arm, metric, source_key=None, split=None):
+    """The unique reference matching the given fields, or None.
+
+    Args:
+        refs (list[Reference]): from :func:`load_references`.
+        table (str): facts table.
+        model_or_arm (str): arm or model.
+        metric (str): metric name.
+        source_key (str, optional): restrict to one source.
+        split (str, optional): restrict to one split.
+
+    Returns:
+        Reference | None
+    """
+    hits = [r for r in refs if r.table == table and r.model_or_arm == model_or_arm and r.metric == metric
+            and (source_key is None or r.source_key == source_key) and (split is None or r.split == split)]
+    if len(hits) > 1:
+        raise ValueError(f'ambiguous reference {table}/{model_or_arm}/{metric}: {len(hits)} rows match')
+    return hits[0] if hits else None
+
+
+def combined_status(*statuses):
+    """Status of a number computed from several reference numbers.
+
+    Arithmetic on verified or derived numbers is derived; anything touching an unverified
+    number stays unverified.
+
+    Args:
+        *statuses (str): statuses of the inputs.
+
+    Returns:
+        str
+    """
+    return 'unverified' if 'unverified' in statuses else 'derived'

@@ -1,0 +1,1 @@
+"""COCO evaluation with every per-IoU AP, read from one pycocotools COCOeval run."""

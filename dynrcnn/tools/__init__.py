@@ -1,0 +1,1 @@
+"""Command-line entry points used by the Snakemake rules (train, evaluate)."""

@@ -1,0 +1,35 @@
+rule train:
+    """One training run: CPU or one GPU in one process, torchrun for N > 1 GPUs; resumes after a kill."""
+    input:
+        config=train_config,
+        data=data_input,
+    output:
+        manifest="results/runs/{family}/{arm}/{variant}/seed{seed}/train_manifest.json",
+        scalars="results/runs/{family}/{arm}/{variant}/seed{seed}/scalars.json",
+    log:
+        "results/logs/train/{family}/{arm}/{variant}/seed{seed}.log",
+    params:
+        python=PYTHON,
+        work_dir=work_dir,
+        run_dir=lambda wildcards, output: os.path.dirname(output.manifest),
+        data_root=lambda wildcards: DATA_ROOT,
+        dataset=DATASET,
+        cfg_options=cfg_options,
+        deterministic=deterministic_flag,
+    threads: 1
+    # the long jobs first: evaluations fill the cores that trainings leave free
+    priority: 10
+    resources:
+        **train_resources(),
+    conda:
+        "../envs/dynrcnn.yaml"
+    shell:
+        # N > 1 GPUs: one torchrun with N processes (a SLURM job is one srun task). Snakemake empties the log
+        # of a job it reruns; each attempt's own mmengine log stays in the work dir ({timestamp}/{timestamp}.log).
+        "if [ {resources.gpu} -gt 1 ]; then "
+        "launch='{params.python} -m torch.distributed.run --standalone --nproc-per-node={resources.gpu}'; "
+        "launcher=pytorch; else launch='{params.python}'; launcher=none; fi; "
+        "OMP_NUM_THREADS={threads} $launch -m dynrcnn.tools.train {input.config} --work-dir {params.work_dir} "
+        "--run-dir {params.run_dir} --seed {wildcards.seed} --data-root {params.data_root} "
+        "--dataset {params.dataset} --threads {threads} --launcher $launcher {params.deterministic} "
+        "{params.cfg_options} > {log} 2>&1"

@@ -1,0 +1,1 @@
+"""Datasets made by the project (the embedded synthetic COCO-format dataset)."""

@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-complete
 
-.PHONY: env run test test-fast test-e2e lint report clean-results
+.PHONY: env run test test-fast test-e2e test-slow lint
 
 # The environment is (re)made when the pins or the setup script change; the script itself is idempotent.
 $(STAMP): scripts/setup_env.sh requirements/pinned.txt pyproject.toml
@@ -16,16 +16,19 @@ env: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/snakemake --cores all
 
-# Every test, the end-to-end pipeline test included.
+# Every test: the fast unit tests, the slow learning test and the end-to-end pipeline test.
 test: $(STAMP)
-	$(PY) -m pytest -m "e2e or not e2e"
+	$(PY) -m pytest -m "e2e or slow or not (e2e or slow)"
 
-# Fast unit tests only.
+# Fast unit tests only (pyproject's default marker filter).
 test-fast: $(STAMP)
 	$(PY) -m pytest
 
 test-e2e: $(STAMP)
 	$(PY) -m pytest -m e2e
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow
 
 lint: $(STAMP)
 	$(VENV)/bin/snakemake --lint

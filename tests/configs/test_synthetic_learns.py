@@ -1,7 +1,7 @@
 """The embedded default learns: a full training of the synthetic Dynamic R-CNN arm.
 
-Slow (3-8 minutes on a 2-core CPU, depending on the load): marked ``e2e`` so
-that it only runs with ``pytest -m e2e``.
+Slow (3-8 minutes on a 2-core CPU, depending on the load): marked ``slow`` so
+that the fast unit tests skip it; ``make test`` (and CI) runs it.
 """
 import json
 from pathlib import Path
@@ -13,7 +13,7 @@ pytest.importorskip('mmdet')
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.e2e
+@pytest.mark.slow
 def test_default_dynamic_rcnn_arm_learns(tmp_path):
     import torch
     from mmengine.config import Config

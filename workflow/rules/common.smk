@@ -193,19 +193,18 @@ def eval_resources():
 
 
 def _report_module():
-    """analysis.report (its OUTPUTS and CATEGORIES), or None until that module exists."""
-    sys.path.insert(0, str(REPO))  # the project's own packages, even when not installed
+    """analysis.report, whose OUTPUTS and CATEGORIES name the report's files (the project's packages are imported
+    from the repository even when they are not installed)."""
+    sys.path.insert(0, str(REPO))
     try:
         import analysis.report as module
-    except ImportError:
-        return None
     finally:
         sys.path.remove(str(REPO))
     return module
 
 
-REPORT_MODULE = _report_module() if config["report"]["enabled"] else None
-REPORT_OUTPUTS = dict(REPORT_MODULE.OUTPUTS) if REPORT_MODULE else None
+REPORT_MODULE = _report_module()
+REPORT_OUTPUTS = dict(REPORT_MODULE.OUTPUTS)
 # Captions of the report's outputs ({stem}.rst, written by the report rule), read by `snakemake --report`.
 CAPTIONS_DIR = f"results/report_captions/{FAMILY}"
 
@@ -228,8 +227,5 @@ def report_files():
 def final_targets():
     targets = all_metrics() + [f"results/collected/{FAMILY}/metrics.csv", f"results/collected/{FAMILY}/metrics.md"]
     if config["report"]["enabled"]:
-        if REPORT_OUTPUTS is None:
-            targets.append(f"reports/{FAMILY}/tables/metrics.md")
-        else:
-            targets += [f"reports/{FAMILY}/{rel}" for rel in REPORT_OUTPUTS]
+        targets += [f"reports/{FAMILY}/{rel}" for rel in REPORT_OUTPUTS]
     return targets

@@ -1,4 +1,4 @@
-if config["report"]["enabled"] and REPORT_OUTPUTS is not None:
+if config["report"]["enabled"]:
 
     rule report:
         """The report's tables and figures (python -m analysis.report) and their captions for --report."""
@@ -27,18 +27,3 @@ if config["report"]["enabled"] and REPORT_OUTPUTS is not None:
             "{params.python} -m analysis.report --runs-dir {params.runs_dir} --out-dir {params.out_dir} "
             "--family {params.family} --dataset {params.dataset} --val-ann {params.val_ann} "
             "--val-images {params.val_images}) > {log} 2>&1"
-
-elif config["report"]["enabled"]:
-
-    rule report_metrics_table:
-        """Until analysis.report exists: the collected metrics table as the report."""
-        input:
-            md=f"results/collected/{FAMILY}/metrics.md",
-        output:
-            md=report(f"reports/{FAMILY}/tables/metrics.md", caption="../report/output.rst", category="Tables"),
-        log:
-            f"results/logs/report/{FAMILY}.log",
-        conda:
-            "../envs/analysis.yaml"
-        shell:
-            "cp {input.md} {output.md} 2> {log}"

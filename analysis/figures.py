@@ -236,6 +236,9 @@ def training_curves_figure(by_arm, dataset, smooth=10):
     ax.set_title('validation bbox AP')
     ax.set_xlabel('epoch')
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if ax.lines:  # at least one epoch either side, or a single validation gets fractional epoch ticks
+        lo, hi = ax.get_xlim()
+        ax.set_xlim(min(lo, np.floor(lo) - 0.5), max(hi, np.ceil(hi) + 0.5))
     ax.set_ylabel('bbox AP (%)')
     handles, labels = axes[0].get_legend_handles_labels()
     for a in axes:

@@ -49,7 +49,9 @@ def _data_root():
                              "(the folder holding annotations/, train2017/ and val2017/)")
     missing = [name for name in COCO_FILES if not os.path.exists(os.path.join(root, name))]
     if missing:
-        raise pipeline_error(f"dataset.root {root!r} is not a COCO 2017 root: missing {', '.join(missing)}")
+        raise pipeline_error(f"dataset.root {root!r} is not a COCO 2017 root: missing {', '.join(missing)}. "
+                             "Set dataset.root to the folder holding annotations/, train2017/ and val2017/ "
+                             "(e.g. in a second --configfile)")
     return root
 
 

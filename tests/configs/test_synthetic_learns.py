@@ -27,6 +27,9 @@ def test_default_dynamic_rcnn_arm_learns(tmp_path):
         cfg[loader].dataset.data_root = root
     cfg.val_evaluator.ann_file = root + 'annotations/instances_val.json'
     cfg.work_dir = str(tmp_path / 'work')
+    # the Visualizer is a process-wide instance looked up by name: an earlier Runner in this process would
+    # otherwise keep receiving this run's scalars
+    cfg.visualizer.name = f'visualizer_{tmp_path.name}'
     runner = Runner.from_cfg(cfg)
     runner.train()
 

@@ -30,7 +30,7 @@ import torch
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.utils import register_all_modules
-from mmengine.config import ConfigDict
+from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.structures import InstanceData
 
@@ -41,76 +41,27 @@ SYNC_METHODS = ('item', 'tolist', 'cpu', 'numpy', '__bool__', '__float__',
                 '__int__', '__index__')
 
 
+# The detector of the benchmark is MMDetection's own Dynamic R-CNN R-50-FPN model, narrowed below.
+BASE_CONFIG = "_base_ = 'mmdet::dynamic_rcnn/dynamic-rcnn_r50_fpn_1x_coco.py'\n"
+
+
 def detector_cfg(head_type, depth, base_channels, interval):
-    """MMDetection's Dynamic R-CNN R-50-FPN config, scalable, with the given
-    RoI head type."""
+    """MMDetection's Dynamic R-CNN R-50-FPN model config at the given depth
+    and width, with the given RoI head type and update interval."""
     chans = [base_channels * 2**i * (4 if depth >= 50 else 1)
              for i in range(4)]
     neck = max(base_channels * 4, 16)
-    return ConfigDict(
-        type='FasterRCNN',
-        data_preprocessor=dict(
-            type='DetDataPreprocessor', mean=[123.675, 116.28, 103.53],
-            std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_size_divisor=32),
-        backbone=dict(type='ResNet', depth=depth, base_channels=base_channels,
-                      num_stages=4, out_indices=(0, 1, 2, 3),
-                      frozen_stages=1,
-                      norm_cfg=dict(type='BN', requires_grad=True),
-                      norm_eval=True, style='pytorch', init_cfg=None),
-        neck=dict(type='FPN', in_channels=chans, out_channels=neck,
-                  num_outs=5),
-        rpn_head=dict(
-            type='RPNHead', in_channels=neck, feat_channels=neck,
-            anchor_generator=dict(type='AnchorGenerator', scales=[8],
-                                  ratios=[0.5, 1.0, 2.0],
-                                  strides=[4, 8, 16, 32, 64]),
-            bbox_coder=dict(type='DeltaXYWHBBoxCoder',
-                            target_means=[0.] * 4, target_stds=[1.] * 4),
-            loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True),
-            loss_bbox=dict(type='L1Loss')),
-        roi_head=dict(
-            type=head_type,
-            bbox_roi_extractor=dict(
-                type='SingleRoIExtractor',
-                roi_layer=dict(type='RoIAlign', output_size=7,
-                               sampling_ratio=0),
-                out_channels=neck, featmap_strides=[4, 8, 16, 32]),
-            bbox_head=dict(
-                type='Shared2FCBBoxHead', in_channels=neck,
-                fc_out_channels=4 * neck, roi_feat_size=7, num_classes=80,
-                bbox_coder=dict(type='DeltaXYWHBBoxCoder',
-                                target_means=[0.] * 4,
-                                target_stds=[0.1, 0.1, 0.2, 0.2]),
-                reg_class_agnostic=False,
-                loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False),
-                loss_bbox=dict(type='SmoothL1Loss', beta=1.0))),
-        train_cfg=dict(
-            rpn=dict(
-                assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.7,
-                              neg_iou_thr=0.3, min_pos_iou=0.3,
-                              match_low_quality=True, ignore_iof_thr=-1),
-                sampler=dict(type='RandomSampler', num=256, pos_fraction=0.5,
-                             neg_pos_ub=-1, add_gt_as_proposals=False),
-                allowed_border=-1, pos_weight=-1, debug=False),
-            rpn_proposal=dict(nms_pre=2000, max_per_img=1000,
-                              nms=dict(type='nms', iou_threshold=0.85),
-                              min_bbox_size=0),
-            rcnn=dict(
-                assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5,
-                              neg_iou_thr=0.5, min_pos_iou=0.5,
-                              match_low_quality=False, ignore_iof_thr=-1),
-                sampler=dict(type='RandomSampler', num=512, pos_fraction=0.25,
-                             neg_pos_ub=-1, add_gt_as_proposals=True),
-                pos_weight=-1, debug=False,
-                dynamic_rcnn=dict(iou_topk=75, beta_topk=10,
-                                  update_iter_interval=interval,
-                                  initial_iou=0.4, initial_beta=1.0))),
-        test_cfg=dict(
-            rpn=dict(nms_pre=1000, max_per_img=1000,
-                     nms=dict(type='nms', iou_threshold=0.85),
-                     min_bbox_size=0),
-            rcnn=dict(score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5),
-                      max_per_img=100)))
+    model = Config.fromstring(BASE_CONFIG, '.py').model
+    model.backbone.update(depth=depth, base_channels=base_channels,
+                          init_cfg=None)
+    model.neck.update(in_channels=chans, out_channels=neck)
+    model.rpn_head.update(in_channels=neck, feat_channels=neck)
+    model.roi_head.type = head_type
+    model.roi_head.bbox_roi_extractor.out_channels = neck
+    model.roi_head.bbox_head.update(in_channels=neck,
+                                    fc_out_channels=4 * neck)
+    model.train_cfg.rcnn.dynamic_rcnn.update_iter_interval = interval
+    return model
 
 
 def make_batches(n, batch_size, size, seed=0):

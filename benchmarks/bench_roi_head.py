@@ -30,38 +30,15 @@ import torch
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.utils import register_all_modules
-from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.structures import InstanceData
 
 import dynrcnn.models  # noqa: F401
+from dynrcnn.testing import dynamic_rcnn_model_cfg
 
 HEADS = ('AblationRoIHead', 'StandardRoIHead', 'DynamicRoIHead')
 SYNC_METHODS = ('item', 'tolist', 'cpu', 'numpy', '__bool__', '__float__',
                 '__int__', '__index__')
-
-
-# The detector of the benchmark is MMDetection's own Dynamic R-CNN R-50-FPN model, narrowed below.
-BASE_CONFIG = "_base_ = 'mmdet::dynamic_rcnn/dynamic-rcnn_r50_fpn_1x_coco.py'\n"
-
-
-def detector_cfg(head_type, depth, base_channels, interval):
-    """MMDetection's Dynamic R-CNN R-50-FPN model config at the given depth
-    and width, with the given RoI head type and update interval."""
-    chans = [base_channels * 2**i * (4 if depth >= 50 else 1)
-             for i in range(4)]
-    neck = max(base_channels * 4, 16)
-    model = Config.fromstring(BASE_CONFIG, '.py').model
-    model.backbone.update(depth=depth, base_channels=base_channels,
-                          init_cfg=None)
-    model.neck.update(in_channels=chans, out_channels=neck)
-    model.rpn_head.update(in_channels=neck, feat_channels=neck)
-    model.roi_head.type = head_type
-    model.roi_head.bbox_roi_extractor.out_channels = neck
-    model.roi_head.bbox_head.update(in_channels=neck,
-                                    fc_out_channels=4 * neck)
-    model.train_cfg.rcnn.dynamic_rcnn.update_iter_interval = interval
-    return model
 
 
 def make_batches(n, batch_size, size, seed=0):
@@ -92,9 +69,12 @@ def build(args, device):
     state = None
     for head in HEADS:
         torch.manual_seed(0)
+        # MMDetection's Dynamic R-CNN R-50-FPN model at the given size
         model = MODELS.build(
-            detector_cfg(head, args.depth, args.base_channels,
-                         args.interval)).to(device)
+            dynamic_rcnn_model_cfg(
+                head, depth=args.depth, base_channels=args.base_channels,
+                neck_channels=max(args.base_channels * 4, 16),
+                update_iter_interval=args.interval)).to(device)
         if state is None:
             state = model.state_dict()
         model.load_state_dict(state)

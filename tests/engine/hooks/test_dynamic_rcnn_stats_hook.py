@@ -9,7 +9,6 @@ import pytest
 import torch
 from mmdet.structures import DetDataSample
 from mmdet.utils import register_all_modules
-from mmengine.config import ConfigDict
 from mmengine.dataset import pseudo_collate
 from mmengine.runner import Runner
 from mmengine.structures import InstanceData
@@ -18,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 import dynrcnn.engine  # noqa: F401
 import dynrcnn.models  # noqa: F401
 from dynrcnn.models.roi_heads.ablation_roi_head import AblationRoIHead
+from dynrcnn.testing import dynamic_rcnn_model_cfg
 
 register_all_modules()
 torch.set_num_threads(1)
@@ -52,73 +52,21 @@ class TinyDetDataset(Dataset):
 
 
 def tiny_faster_rcnn(**dynamic):
+    """MMDetection's Dynamic R-CNN model, narrowed to ResNet-18 at width 8."""
     # small K and a high beta ceiling so that an untrained RPN's proposals
     # still move both values
     dyn = dict(iou_topk=2, beta_topk=2, update_iter_interval=3,
                initial_iou=0.4, initial_beta=3.0)
     dyn.update(dynamic)
-    return dict(
-        type='FasterRCNN',
-        data_preprocessor=dict(
-            type='DetDataPreprocessor', mean=[127.5] * 3, std=[64.] * 3,
-            bgr_to_rgb=False, pad_size_divisor=32),
-        backbone=dict(
-            type='ResNet', depth=18, base_channels=8, out_indices=(0, 1, 2, 3),
-            norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False,
-            init_cfg=None),
-        neck=dict(type='FPN', in_channels=[8, 16, 32, 64], out_channels=8,
-                  num_outs=5),
-        rpn_head=dict(
-            type='RPNHead', in_channels=8, feat_channels=8,
-            anchor_generator=dict(type='AnchorGenerator', scales=[8],
-                                  ratios=[0.5, 1.0, 2.0],
-                                  strides=[4, 8, 16, 32, 64]),
-            bbox_coder=dict(type='DeltaXYWHBBoxCoder',
-                            target_means=[0.] * 4, target_stds=[1.] * 4),
-            loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True),
-            loss_bbox=dict(type='L1Loss')),
-        roi_head=dict(
-            type='AblationRoIHead',
-            bbox_roi_extractor=dict(
-                type='SingleRoIExtractor',
-                roi_layer=dict(type='RoIAlign', output_size=3,
-                               sampling_ratio=0),
-                out_channels=8, featmap_strides=[4, 8, 16, 32]),
-            bbox_head=dict(
-                type='Shared2FCBBoxHead', in_channels=8, fc_out_channels=16,
-                roi_feat_size=3, num_classes=2,
-                bbox_coder=dict(type='DeltaXYWHBBoxCoder',
-                                target_means=[0.] * 4,
-                                target_stds=[0.1, 0.1, 0.2, 0.2]),
-                reg_class_agnostic=False,
-                loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False),
-                loss_bbox=dict(type='SmoothL1Loss', beta=1.0))),
-        train_cfg=dict(
-            rpn=dict(
-                assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.7,
-                              neg_iou_thr=0.3, min_pos_iou=0.3,
-                              match_low_quality=True, ignore_iof_thr=-1),
-                sampler=dict(type='RandomSampler', num=64, pos_fraction=0.5,
-                             neg_pos_ub=-1, add_gt_as_proposals=False),
-                allowed_border=-1, pos_weight=-1, debug=False),
-            rpn_proposal=dict(nms_pre=200, max_per_img=50,
-                              nms=dict(type='nms', iou_threshold=0.85),
-                              min_bbox_size=0),
-            rcnn=dict(
-                assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5,
-                              neg_iou_thr=0.5, min_pos_iou=0.5,
-                              match_low_quality=False, ignore_iof_thr=-1),
-                # sample everything: no RNG in the RoI head, so a resumed
-                # run can be compared number for number
-                sampler=dict(type='RandomSampler', num=512, pos_fraction=1.0,
-                             neg_pos_ub=-1, add_gt_as_proposals=True),
-                pos_weight=-1, debug=False, dynamic_rcnn=dyn)),
-        test_cfg=dict(
-            rpn=dict(nms_pre=200, max_per_img=50,
-                     nms=dict(type='nms', iou_threshold=0.85),
-                     min_bbox_size=0),
-            rcnn=dict(score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5),
-                      max_per_img=20)))
+    model = dynamic_rcnn_model_cfg('AblationRoIHead', depth=18,
+                                   base_channels=8, neck_channels=8,
+                                   num_classes=2, **dyn)
+    # Few proposals, all of them sampled: no RNG in the RoI head, so a
+    # resumed run can be compared number for number.
+    model.train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=50)
+    model.train_cfg.rcnn.sampler.update(num=512, pos_fraction=1.0)
+    model.test_cfg.rpn.update(nms_pre=200, max_per_img=50)
+    return model
 
 
 def make_runner(work_dir, name, max_epochs, load_from=None, resume=True,
@@ -128,7 +76,7 @@ def make_runner(work_dir, name, max_epochs, load_from=None, resume=True,
     # MessageHub and Visualizer are process-wide instances looked up by name
     name = f'{name}_{uuid.uuid4().hex[:8]}'
     return Runner(
-        model=ConfigDict(tiny_faster_rcnn(**dynamic)),
+        model=tiny_faster_rcnn(**dynamic),
         work_dir=str(work_dir),
         experiment_name=name,
         train_dataloader=loader,

@@ -8,10 +8,10 @@ import torch
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.utils import register_all_modules
-from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 
 import dynrcnn.models  # noqa: F401  (registers AblationRoIHead)
+from dynrcnn.testing import dynamic_rcnn_roi_head_cfg
 
 register_all_modules()
 
@@ -21,52 +21,17 @@ CHANNELS = 4
 
 
 def head_cfg(head_type='AblationRoIHead', sampler_num=64, **dynamic):
-    """A Dynamic R-CNN RoI head config (the MMDetection config's structure,
-    shrunk), with ``dynamic`` overriding ``train_cfg.dynamic_rcnn``."""
+    """MMDetection's Dynamic R-CNN RoI head config, narrowed to the tiny
+    features below, with ``dynamic`` overriding ``train_cfg.dynamic_rcnn``
+    and a smaller sampler (``sampler_num`` RoIs per image)."""
     dyn = dict(iou_topk=5, beta_topk=6, update_iter_interval=3,
                initial_iou=0.4, initial_beta=1.0)
     dyn.update(dynamic)
-    return ConfigDict(
-        type=head_type,
-        bbox_roi_extractor=dict(
-            type='SingleRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=3, sampling_ratio=0),
-            out_channels=CHANNELS,
-            featmap_strides=list(STRIDES)),
-        bbox_head=dict(
-            type='Shared2FCBBoxHead',
-            in_channels=CHANNELS,
-            fc_out_channels=16,
-            roi_feat_size=3,
-            num_classes=3,
-            bbox_coder=dict(
-                type='DeltaXYWHBBoxCoder',
-                target_means=[0., 0., 0., 0.],
-                target_stds=[0.1, 0.1, 0.2, 0.2]),
-            reg_class_agnostic=False,
-            loss_cls=dict(
-                type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-            loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0)),
-        train_cfg=dict(
-            assigner=dict(
-                type='MaxIoUAssigner',
-                pos_iou_thr=0.5,
-                neg_iou_thr=0.5,
-                min_pos_iou=0.5,
-                match_low_quality=False,
-                ignore_iof_thr=-1),
-            sampler=dict(
-                type='RandomSampler',
-                num=sampler_num,
-                pos_fraction=0.25,
-                neg_pos_ub=-1,
-                add_gt_as_proposals=True),
-            pos_weight=-1,
-            debug=False,
-            dynamic_rcnn=dyn),
-        test_cfg=dict(
-            score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5),
-            max_per_img=100))
+    cfg = dynamic_rcnn_roi_head_cfg(head_type, channels=CHANNELS,
+                                    featmap_strides=STRIDES, num_classes=3,
+                                    **dyn)
+    cfg.train_cfg.sampler.num = sampler_num
+    return cfg
 
 
 def build_heads(*types, **dynamic):

@@ -414,6 +414,13 @@ def sweeps_table(runs, refs, dataset):
                  pd.DataFrame(data), dataset_preface(dataset))
 
 
+def short_commit(commit):
+    """A git commit shortened to 10 characters, keeping the ``-dirty`` mark of uncommitted changes."""
+    commit = str(commit)
+    dirty = commit.endswith('-dirty')
+    return commit[:10] + ('-dirty' if dirty else '')
+
+
 def _prov(runs, key, fmt_one=str):
     values = sorted({fmt_one(r.provenance[key]) for r in runs if r.provenance.get(key) is not None})
     return ', '.join(values) if values else '?'
@@ -438,7 +445,7 @@ def runs_table(runs, dataset):
         walls = [r.provenance['wall_time_s'] / 60 for r in rs if isinstance(r.provenance.get('wall_time_s'),
                                                                            (int, float))]
         wall = fmt(sum(walls) / len(walls)) if walls else '?'
-        commit = _prov(rs, 'git_commit', lambda c: str(c)[:10])
+        commit = _prov(rs, 'git_commit', short_commit)
         sha = _prov(rs, 'config_sha256', lambda c: str(c)[:12])
         rows.append([ARM_LABELS[arm], variant, seeds_text(rs), str(len(rs)), ', '.join(batch),
                      _prov(rs, 'lr', lambda v: f'{v:g}' if isinstance(v, (int, float)) else str(v)),
@@ -455,6 +462,8 @@ def runs_table(runs, dataset):
              if len({r.provenance.get('git_commit') for r in rs}) > 1]
     if mixed:
         notes.append('Runs of ' + ', '.join(mixed) + ' come from different git commits.')
+    if any(str(r.provenance.get('git_commit')).endswith('-dirty') for r in runs):
+        notes.append('A commit marked -dirty had uncommitted changes to tracked files when the run was trained.')
     notes += partial_seed_notes({f'{ARM_LABELS[a]}/{v}': rs for (a, v), rs in group_runs(runs).items()
                                  if v == DEFAULT_VARIANT})
     return Table('runs', 'Runs included in this report', header, rows, notes, pd.DataFrame(data))

@@ -150,3 +150,16 @@ def test_write_creates_three_formats(tables, tmp_path):
     paths = tables['gains'].write(tmp_path)
     assert sorted(p.name for p in paths) == ['gains.csv', 'gains.md', 'gains.tex']
     assert (tmp_path / 'gains.md').read_text(encoding='utf-8') == tables['gains'].to_markdown()
+
+
+def test_runs_table_keeps_the_dirty_mark(fixture_tree):
+    runs = load_runs(fixture_tree['runs'])
+    for r in runs:
+        if r.arm == 'dla':
+            r.provenance['git_commit'] = '0123456789abcdef-dirty'
+    table = T.runs_table(runs, 'synthetic')
+    md = table.to_markdown()
+    assert '| 0123456789-dirty |' in md and '| 0123456789 |' in md
+    assert 'had uncommitted changes' in md
+    clean = T.runs_table(load_runs(fixture_tree['runs']), 'synthetic').to_markdown()
+    assert '-dirty' not in clean and 'uncommitted' not in clean

@@ -5,10 +5,16 @@
 #
 # The slow part is mmcv 2.1.0: PyPI has it only as source, so its compiled ops are built against the installed
 # torch (about 16 minutes on 2 CPU cores). The built wheel is kept in $WHEEL_CACHE (outside the clone, keyed by
-# torch version and CUDA flag) so a second run on the same machine takes well under 2 minutes.
+# torch version and "cpu" or the CUDA arch list) so a second run on the same machine takes well under 2 minutes.
 #
-# GPU nodes: run with FORCE_CUDA=1 and TORCH_CUDA_ARCH_LIST (e.g. "8.0;9.0") and a CUDA build of torch
-# (TORCH_SPEC="torch==2.13.0" with a CUDA index) so mmcv's ops exist for cuda devices; see README.md.
+# torch: installed with `pip install "$TORCH_SPEC"` (default torch==2.13.0). TORCH_SPEC is one requirement, passed
+# quoted, so it cannot carry pip options such as an index: the build comes from the indexes pip is configured with.
+# On Linux, PyPI's torch 2.13.0 is a CUDA build. For the CPU build (or another CUDA build, with a cuXXX index and
+# +cuXXX) add PyTorch's index through pip's environment, e.g.
+#   PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu TORCH_SPEC=torch==2.13.0+cpu bash scripts/setup_env.sh
+#
+# GPU nodes: run with FORCE_CUDA=1 and TORCH_CUDA_ARCH_LIST (e.g. "8.0;9.0") and a CUDA build of torch so mmcv's
+# ops exist for cuda devices; see README.md.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)

@@ -103,3 +103,20 @@ def test_profiles_place_the_gpu_trainings(tmp_path, smk, fake_coco, profile, exp
     assert len(train_jobs) == 12
     for pattern in expected:
         assert all(re.search(pattern, block.split('Shell command')[0]) for block in train_jobs), pattern
+
+
+def test_configfile_replaces_default_yaml(tmp_path, smk, fake_coco):
+    """With --configfile, default.yaml is not read: keys the file leaves out take the schema's defaults (what the
+    README says), not the synthetic default's."""
+    import yaml
+    schema = yaml.safe_load((smk.repo / 'workflow' / 'schemas' / 'config.schema.yaml').read_text())
+    resources = {k: v['default'] for k, v in schema['properties']['resources']['properties'].items()}
+    default_yaml = yaml.safe_load((smk.configs / 'default.yaml').read_text())['resources']
+    assert resources['train_runtime'] != default_yaml['train_runtime']  # else this test shows nothing
+    config = smk.write_config(tmp_path / 'mini.yaml', dataset={'name': 'coco', 'root': str(fake_coco)},
+                              family='coco_r50_fpn_1x', arms=['dla'])
+    proc = smk.run(tmp_path, '-n', configfiles=[config], check=True)
+    train = proc.stdout.split('rule train:')[1].split('Shell command')[0]
+    assert f"runtime={resources['train_runtime']}," in train
+    assert f"mem_mb={resources['train_mem_mb']}," in train
+    assert 'seed0' in train and 'seed1' not in proc.stdout  # schema default seeds: [0]

@@ -8,6 +8,15 @@ def _variants(output):
     return set(re.findall(r'results/runs/[^/\s]+/dynamic_rcnn/([^/\s]+)/seed\d+/metrics\.json', output))
 
 
+def _slot_launches(output, rule, gpus):
+    """How many jobs of ``rule`` a dry run shows, and how many of their shell commands start the tool through the
+    GPU-slot launcher with ``--gpus gpus`` (the training's $launch or the evaluation's python), log redirection kept."""
+    tool = {'train': r'\$launch', 'evaluate': r'\S+'}[rule] + rf' -m dynrcnn\.tools\.{rule} '
+    pattern = re.compile(rf'\S+ -m dynrcnn\.tools\.gpu_slots --gpus {gpus} -- {tool}.* > results/logs/{rule}/\S+ 2>&1$')
+    shells = [block.split('Shell command:')[1].splitlines()[0] for block in output.split(f'rule {rule}:')[1:]]
+    return len(shells), sum(bool(pattern.search(shell)) for shell in shells)
+
+
 def test_default_config_dry_run(tmp_path, smk):
     proc = smk.run(tmp_path, '-n', configfiles=[smk.configs / 'default.yaml'], check=True)
     counts = smk.job_counts(proc.stdout)
@@ -17,8 +26,10 @@ def test_default_config_dry_run(tmp_path, smk):
     assert counts.get('report', 0) + counts.get('report_metrics_table', 0) == 1
     for arm in ('baseline', 'dla', 'dsl', 'dynamic_rcnn'):
         assert f'results/runs/synthetic/{arm}/default/seed0/metrics.json' in proc.stdout
-    # CPU: one process per training, no torchrun, one thread
+    # CPU: one process per training, no torchrun, one thread; the GPU-slot launcher runs the command unchanged
     assert '--nproc-per-node=0' in proc.stdout and 'if [ 0 -gt 1 ]' in proc.stdout
+    assert _slot_launches(proc.stdout, 'train', 0) == (4, 4)
+    assert _slot_launches(proc.stdout, 'evaluate', 0) == (4, 4)
     assert not (tmp_path / 'results').exists()
 
 
@@ -103,6 +114,10 @@ def test_profiles_place_the_gpu_trainings(tmp_path, smk, fake_coco, profile, exp
     assert len(train_jobs) == 12
     for pattern in expected:
         assert all(re.search(pattern, block.split('Shell command')[0]) for block in train_jobs), pattern
+    # the launch goes through the GPU-slot launcher (distinct GPUs per job on a local node; a no-op under SLURM):
+    # a training's 8 GPUs for torchrun, one for an evaluation
+    assert _slot_launches(proc.stdout, 'train', 8) == (12, 12)
+    assert _slot_launches(proc.stdout, 'evaluate', 1) == (12, 12)
 
 
 def test_configfile_replaces_default_yaml(tmp_path, smk, fake_coco):

@@ -19,7 +19,9 @@ rule evaluate:
     conda:
         "../envs/dynrcnn.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} {params.python} -m dynrcnn.tools.evaluate --run-dir {params.run_dir} "
+        # gpu_slots: the evaluation's own GPU on a local node (see the train rule)
+        "OMP_NUM_THREADS={threads} {params.python} -m dynrcnn.tools.gpu_slots --gpus {resources.gpu} -- "
+        "{params.python} -m dynrcnn.tools.evaluate --run-dir {params.run_dir} "
         "--family {wildcards.family} --arm {wildcards.arm} --variant {wildcards.variant} --seed {wildcards.seed} "
         "--dataset {params.dataset} --threads {threads} {params.epochs} --out {output.metrics} > {log} 2>&1"
 

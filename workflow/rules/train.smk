@@ -24,12 +24,16 @@ rule train:
     conda:
         "../envs/dynrcnn.yaml"
     shell:
-        # N > 1 GPUs: one torchrun with N processes (a SLURM job is one srun task). Snakemake empties the log
-        # of a job it reruns; each attempt's own mmengine log stays in the work dir ({timestamp}/{timestamp}.log).
+        # N > 1 GPUs: one torchrun with N processes (a SLURM job is one srun task). gpu_slots gives the job N GPUs
+        # of its own on a local node (CUDA_VISIBLE_DEVICES; left alone when set, as under SLURM, and with N = 0)
+        # and execs the launch, so the job's process is the training itself (signals, kill and resume). Snakemake
+        # empties the log of a job it reruns; each attempt's own mmengine log stays in the work dir
+        # ({timestamp}/{timestamp}.log).
         "if [ {resources.gpu} -gt 1 ]; then "
         "launch='{params.python} -m torch.distributed.run --standalone --nproc-per-node={resources.gpu}'; "
         "launcher=pytorch; else launch='{params.python}'; launcher=none; fi; "
-        "OMP_NUM_THREADS={threads} $launch -m dynrcnn.tools.train {input.config} --work-dir {params.work_dir} "
+        "OMP_NUM_THREADS={threads} {params.python} -m dynrcnn.tools.gpu_slots --gpus {resources.gpu} -- "
+        "$launch -m dynrcnn.tools.train {input.config} --work-dir {params.work_dir} "
         "--run-dir {params.run_dir} --seed {wildcards.seed} --data-root {params.data_root} "
         "--dataset {params.dataset} --threads {threads} --launcher $launcher {params.deterministic} "
         "{params.cfg_options} > {log} 2>&1"

@@ -102,7 +102,7 @@ def test_bad_config_fails_before_any_job(tmp_path, smk, override, message):
 
 
 @pytest.mark.parametrize('profile, expected', [
-    ('slurm', [r'slurm_partition=gpu', r'cpus_per_task=8', r'gpu=8']),
+    ('slurm', [r'slurm_partition=gpu', r'cpus_per_task=32', r'gpu=8']),
     ('local_gpu', [r'gpu=8']),
 ])
 def test_profiles_place_the_gpu_trainings(tmp_path, smk, fake_coco, profile, expected):
@@ -118,6 +118,18 @@ def test_profiles_place_the_gpu_trainings(tmp_path, smk, fake_coco, profile, exp
     # a training's 8 GPUs for torchrun, one for an evaluation
     assert _slot_launches(proc.stdout, 'train', 8) == (12, 12)
     assert _slot_launches(proc.stdout, 'evaluate', 1) == (12, 12)
+
+
+@pytest.mark.parametrize('profile', ['slurm', 'local_gpu'])
+def test_training_threads_are_shared_out_among_the_gpus(tmp_path, smk, fake_coco, profile):
+    """32 threads for an 8-GPU training: 4 per torchrun process, not 32 each."""
+    override = smk.write_config(tmp_path / 'root.yaml', dataset={'name': 'coco', 'root': str(fake_coco)},
+                                arms=['dla'], seeds=[0])
+    proc = smk.run(tmp_path, '-n', '--cores', '64', '--workflow-profile',
+                   str(smk.repo / 'workflow' / 'profiles' / profile),
+                   configfiles=[smk.configs / 'coco_1x.yaml', override], check=True)
+    shell = proc.stdout.split('rule train:')[1].split('Shell command:')[1].splitlines()[0]
+    assert 'OMP_NUM_THREADS=4 ' in shell and '--threads 4 ' in shell
 
 
 def test_configfile_replaces_default_yaml(tmp_path, smk, fake_coco):

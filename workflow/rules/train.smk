@@ -16,6 +16,8 @@ rule train:
         dataset=DATASET,
         cfg_options=cfg_options,
         deterministic=deterministic_flag,
+        # torchrun starts one process per GPU: the job's threads are shared out among them
+        threads_per_process=lambda wildcards, threads, resources: max(1, threads // max(1, resources.gpu)),
     threads: 1
     # the long jobs first: evaluations fill the cores that trainings leave free
     priority: 10
@@ -32,8 +34,9 @@ rule train:
         "if [ {resources.gpu} -gt 1 ]; then "
         "launch='{params.python} -m torch.distributed.run --standalone --nproc-per-node={resources.gpu}'; "
         "launcher=pytorch; else launch='{params.python}'; launcher=none; fi; "
-        "OMP_NUM_THREADS={threads} {params.python} -m dynrcnn.tools.gpu_slots --gpus {resources.gpu} -- "
+        "OMP_NUM_THREADS={params.threads_per_process} "
+        "{params.python} -m dynrcnn.tools.gpu_slots --gpus {resources.gpu} -- "
         "$launch -m dynrcnn.tools.train {input.config} --work-dir {params.work_dir} "
         "--run-dir {params.run_dir} --seed {wildcards.seed} --data-root {params.data_root} "
-        "--dataset {params.dataset} --threads {threads} --launcher $launcher {params.deterministic} "
-        "{params.cfg_options} > {log} 2>&1"
+        "--dataset {params.dataset} --threads {params.threads_per_process} --launcher $launcher "
+        "{params.deterministic} {params.cfg_options} > {log} 2>&1"

@@ -20,13 +20,13 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from . import references as R
+from .outputs import NUM_SAMPLE_IMAGES
 from .runs import IOU_KEYS, read_detections
 from .style import ARM_LABELS, ARM_LINESTYLES, ARMS, GT_COLOR, RC_PARAMS, arm_color
 
 ITERATION_LABEL = 'training iteration'
 LOSS_KEYS = ('loss', 'loss_cls', 'loss_bbox', 'loss_rpn_cls', 'loss_rpn_bbox')
 VAL_AP_KEY = 'coco/bbox_mAP'
-NUM_SAMPLE_IMAGES = 3
 MAX_EPOCH_COLUMNS = 6
 MAX_BOXES = 20  # highest-scoring boxes drawn per panel, for readability
 

@@ -195,11 +195,12 @@ def eval_resources():
 
 
 def _report_module():
-    """analysis.report, whose OUTPUTS and CATEGORIES name the report's files (the project's packages are imported
-    from the repository even when they are not installed)."""
+    """analysis.outputs, whose OUTPUTS and CATEGORIES name the report's files: standard library only, so a lean
+    Snakemake install builds the DAG (the project's packages are imported from the repository even when they are
+    not installed)."""
     sys.path.insert(0, str(REPO))
     try:
-        import analysis.report as module
+        import analysis.outputs as module
     finally:
         sys.path.remove(str(REPO))
     return module

@@ -13,8 +13,11 @@ Usage (what the Snakemake ``train`` rule runs)::
   dataloaders).
 * Each validation's detections are kept as ``detections/epoch_{N}.bbox.json``.
 * At the end, rank 0 copies into ``--run-dir``: ``scalars.json`` (mmengine's ``vis_data/scalars.json``, the
-  segments of a resumed training merged), ``detections/epoch_*.bbox.json``, ``config.py`` (the resolved config) and
-  ``train_manifest.json`` (written last and atomically: its presence means the training finished).
+  segments of a resumed training merged), ``detections/epoch_*.bbox.json`` (those of an earlier training of the run
+  dir are removed first), ``config.py`` (the resolved config) and ``train_manifest.json`` (written last and
+  atomically: its presence means the training finished).
+* A missing config file, or a ``--data-root`` without the ``--dataset`` layout's annotation files and image folders,
+  is one command-line error (exit status 2) before anything is written.
 """
 import argparse
 import glob
@@ -42,7 +45,8 @@ VAL_DUMP_PREFIX = osp.join('.val_dump', 'val')
 
 def parse_args(argv=None):
     from mmengine.config import DictAction
-    parser = argparse.ArgumentParser(description='Train one Dynamic R-CNN ablation run (resumable).')
+    parser = argparse.ArgumentParser(prog='python -m dynrcnn.tools.train',
+                                     description='Train one Dynamic R-CNN ablation run (resumable).')
     parser.add_argument('config', help='MMDetection config file, e.g. configs/synthetic/dla.py')
     parser.add_argument('--work-dir', required=True, help='checkpoints and logs (kept between attempts)')
     parser.add_argument('--run-dir', help='results folder of the run; the finished files are copied there')
@@ -56,7 +60,40 @@ def parse_args(argv=None):
                         help='override config keys, e.g. model.train_cfg.rcnn.dynamic_rcnn.iou_topk=50')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    problem = input_problem(args)
+    if problem:
+        parser.error(problem)  # one line on stderr, exit status 2, before anything is read or written
+    return args
+
+
+def missing_data(data_root: str, dataset: str) -> List[str]:
+    """The annotation files and image folders of the ``dataset`` layout that ``data_root`` lacks."""
+    missing = []
+    for split in dict.fromkeys(LOADER_SPLITS.values()):
+        ann, img = DATASET_LAYOUTS[dataset][split]
+        if not osp.isfile(osp.join(data_root, ann)):
+            missing.append(ann)
+        if not osp.isdir(osp.join(data_root, img)):
+            missing.append(img)
+    return missing
+
+
+def input_problem(args) -> Optional[str]:
+    """What is wrong with the config path or the dataset root (None when both are usable)."""
+    if not osp.isfile(args.config):
+        return (f'config file {args.config!r} does not exist (or is not a file); '
+                'give the path of an MMDetection config, e.g. configs/synthetic/dla.py')
+    missing = missing_data(args.data_root, args.dataset)
+    if missing:
+        what = 'is not a folder' if not osp.isdir(args.data_root) else f'lacks {", ".join(missing)}'
+        layout = DATASET_LAYOUTS[args.dataset]
+        expected = ', '.join(p for split in ('train', 'val') for p in layout[split])
+        hint = (f'generate it with python -m dynrcnn.data.synthetic --out {args.data_root}'
+                if args.dataset == 'synthetic' else 'point --data-root at the COCO 2017 root')
+        return (f'--data-root {args.data_root!r} {what}: the {args.dataset} layout (--dataset {args.dataset}) '
+                f'needs {expected} below it; {hint}, or pass the right --data-root / --dataset')
+    return None
 
 
 def _innermost_dataset(dataset_cfg, loader_name):
@@ -250,6 +287,10 @@ def finalize_run(runner, cfg, args, resolved_config: str) -> dict:
     os.makedirs(osp.join(run_dir, 'detections'), exist_ok=True)
     atomic_write_text(osp.join(run_dir, 'scalars.json'),
                       ''.join(json.dumps(line) + '\n' for line in merge_scalars(args.work_dir)))
+    # Per-epoch detections of an earlier training of this run (e.g. before a changed config was retrained) must
+    # not survive: the evaluation only adds the epochs that have no file yet, and the report would mix trainings.
+    for stale in glob.glob(osp.join(run_dir, 'detections', 'epoch_*.bbox.json')):
+        os.unlink(stale)
     epoch_files = sorted(glob.glob(osp.join(args.work_dir, 'detections', 'epoch_*.bbox.json')))
     for path in epoch_files:
         atomic_copy(path, osp.join(run_dir, 'detections', osp.basename(path)))

@@ -1,10 +1,18 @@
-"""Unit tests of dynrcnn.tools.train that need no training: data paths, lr bookkeeping, scalars merging."""
+"""Unit tests of dynrcnn.tools.train that need no training: data paths, lr bookkeeping, scalars merging, the
+run dir's files, and the command-line errors for a bad config path or dataset root."""
 import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from mmengine.config import Config
 
-from dynrcnn.tools.train import effective_lr, merge_scalars, resume_decision, set_data_paths
+import dynrcnn.tools.train as train_tool
+from dynrcnn.tools.train import effective_lr, finalize_run, merge_scalars, resume_decision, set_data_paths
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _cfg(**extra):
@@ -90,3 +98,101 @@ def test_resume_decision(tmp_path):
     assert resume_decision(str(work), 'cfg B') == 'supersede'
     (work / 'resolved_config.py').unlink()
     assert resume_decision(str(work), 'cfg A') == 'supersede'
+
+
+def _finished_work_dir(work, epochs):
+    """A work dir as a finished training leaves it: checkpoint, wall time, scalars, per-epoch detections."""
+    _write_scalars(work / '20260101_000000' / 'vis_data', [dict(step=1, lr=0.1, loss=1.0)])
+    (work / 'detections').mkdir()
+    for epoch in epochs:
+        (work / 'detections' / f'epoch_{epoch}.bbox.json').write_text(json.dumps([dict(new=epoch)]))
+    (work / f'epoch_{epochs[-1]}.pth').write_bytes(b'')
+    (work / 'last_checkpoint').write_text(str(work / f'epoch_{epochs[-1]}.pth'))
+    (work / 'wall_time.json').write_text(json.dumps(dict(seconds=3.0)))
+    (work / 'resolved_config.py').write_text('resolved = 1\n')
+
+
+def test_finalize_replaces_the_epoch_detections_of_an_earlier_training(tmp_path):
+    work, run = tmp_path / 'work', tmp_path / 'run'
+    _finished_work_dir(work, epochs=[1, 2])
+    # the run dir still holds the detections of an earlier training of three epochs
+    (run / 'detections').mkdir(parents=True)
+    for epoch in (1, 2, 3):
+        (run / 'detections' / f'epoch_{epoch}.bbox.json').write_text(json.dumps([dict(old=epoch)]))
+    (run / 'detections' / 'final.bbox.json').write_text('[]')  # the evaluation's output: not the training's
+    args = SimpleNamespace(run_dir=str(run), work_dir=str(work), config='c.py', seed=0, dataset='synthetic',
+                           data_root='d', cfg_options=None)
+    runner = SimpleNamespace(world_size=1, max_epochs=2)
+    manifest = finalize_run(runner, _cfg(), args, str(work / 'resolved_config.py'))
+    epoch_files = sorted(p.name for p in (run / 'detections').glob('epoch_*.bbox.json'))
+    assert epoch_files == ['epoch_1.bbox.json', 'epoch_2.bbox.json'] == manifest['epoch_detections']
+    for epoch in (1, 2):
+        assert json.loads((run / 'detections' / f'epoch_{epoch}.bbox.json').read_text()) == [dict(new=epoch)]
+    assert (run / 'detections' / 'final.bbox.json').exists()
+    assert (run / 'train_manifest.json').exists()
+
+
+def _train_args(tmp_path, config, data_root, dataset='synthetic'):
+    return [str(config), '--work-dir', str(tmp_path / 'work'), '--run-dir', str(tmp_path / 'run'), '--seed', '0',
+            '--data-root', str(data_root), '--dataset', dataset]
+
+
+def _layout(root, dataset):
+    for split in ('train', 'val'):
+        ann, img = train_tool.DATASET_LAYOUTS[dataset][split]
+        (root / ann).parent.mkdir(parents=True, exist_ok=True)
+        (root / ann).write_text('{}')
+        (root / img).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _usage_error(capsys, call):
+    with pytest.raises(SystemExit) as exc:
+        call()
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    error_lines = [line for line in err.splitlines() if 'error:' in line]
+    assert len(error_lines) == 1 and 'Traceback' not in err, err
+    return error_lines[0]
+
+
+def test_missing_config_is_one_error_before_anything_is_written(tmp_path, capsys):
+    data = _layout(tmp_path / 'data', 'synthetic')
+    line = _usage_error(capsys, lambda: train_tool.main(_train_args(tmp_path, tmp_path / 'nope.py', data)))
+    assert 'nope.py' in line and 'config file' in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['data']  # no work dir, no run dir
+
+
+@pytest.mark.parametrize('dataset', ['synthetic', 'coco'])
+def test_data_root_without_the_layout_is_one_error_before_anything_is_written(tmp_path, capsys, dataset):
+    config = REPO / 'configs' / 'synthetic' / 'dla.py'
+    line = _usage_error(capsys, lambda: train_tool.main(_train_args(tmp_path, config, tmp_path / 'nope', dataset)))
+    layout = train_tool.DATASET_LAYOUTS[dataset]
+    assert f"--data-root '{tmp_path / 'nope'}' is not a folder" in line and f'--dataset {dataset}' in line
+    for path in layout['train'] + layout['val']:
+        assert path in line
+    # one missing piece of an otherwise complete layout is named alone
+    data = _layout(tmp_path / 'data', dataset)
+    (data / layout['val'][0]).unlink()
+    line = _usage_error(capsys, lambda: train_tool.main(_train_args(tmp_path, config, data, dataset)))
+    assert f"--data-root '{data}' lacks {layout['val'][0]}:" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['data']
+
+
+def test_good_config_and_data_root_pass_the_checks(tmp_path):
+    config = REPO / 'configs' / 'synthetic' / 'dla.py'
+    for dataset in ('synthetic', 'coco'):
+        data = _layout(tmp_path / dataset, dataset)
+        args = train_tool.parse_args(_train_args(tmp_path, config, data, dataset))
+        assert train_tool.input_problem(args) is None
+        assert args.data_root == str(data)
+
+
+def test_command_line_error_of_the_module(tmp_path):
+    proc = subprocess.run([sys.executable, '-m', 'dynrcnn.tools.train'] +
+                          _train_args(tmp_path, tmp_path / 'missing.py', tmp_path / 'nope'),
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[-1].startswith('python -m dynrcnn.tools.train: error: config file '), proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -1,4 +1,5 @@
 """Helpers for the workflow tests: run the real `snakemake` command on a scratch working directory."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,13 +12,13 @@ SNAKEMAKE = str(Path(sys.executable).with_name('snakemake'))
 PIPELINE_CONFIGS = REPO / 'configs' / 'pipeline'
 
 
-def run_snakemake(workdir, *args, configfiles=(), timeout=600, check=False):
-    """Run snakemake on the repository's Snakefile with ``workdir`` as working directory.
+def run_snakemake(workdir, *args, configfiles=(), timeout=600, check=False, snakefile=None):
+    """Run snakemake on the repository's Snakefile (or ``snakefile``) with ``workdir`` as working directory.
 
     Returns:
         subprocess.CompletedProcess: with stdout and stderr merged in ``stdout``.
     """
-    cmd = [SNAKEMAKE, '-s', str(REPO / 'Snakefile'), '--directory', str(workdir)]
+    cmd = [SNAKEMAKE, '-s', str(snakefile or REPO / 'Snakefile'), '--directory', str(workdir)]
     if configfiles:
         cmd += ['--configfile', *[str(c) for c in configfiles]]
     cmd += list(args)
@@ -51,15 +52,24 @@ def write_config(path, base=None, **overrides):
     return path
 
 
+def coco_categories():
+    """COCO's 80 categories (MMDetection's class names, COCO's non-contiguous ids)."""
+    from mmdet.datasets import CocoDataset
+    ids = [i for i in range(1, 91) if i not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83)]
+    return [dict(id=i, name=name) for i, name in zip(ids, CocoDataset.METAINFO['classes'])]
+
+
 @pytest.fixture
 def fake_coco(tmp_path):
-    """A COCO 2017 layout with empty annotation files: enough for the DAG (dry runs), not for training."""
+    """A COCO 2017 layout whose annotation files have COCO's 80 categories but no images: enough for the DAG
+    (dry runs, the DAG-time annotation check), not for training."""
     root = tmp_path / 'coco'
     (root / 'annotations').mkdir(parents=True)
+    categories = coco_categories()
     for split in ('train2017', 'val2017'):
         (root / split).mkdir()
-        (root / 'annotations' / f'instances_{split}.json').write_text('{"images": [], "annotations": [], '
-                                                                       '"categories": []}')
+        (root / 'annotations' / f'instances_{split}.json').write_text(
+            json.dumps(dict(images=[], annotations=[], categories=categories)))
     return root
 
 
@@ -71,6 +81,7 @@ class _Snakemake:
     run = staticmethod(run_snakemake)
     job_counts = staticmethod(job_counts)
     write_config = staticmethod(write_config)
+    coco_categories = staticmethod(coco_categories)
 
 
 @pytest.fixture

@@ -2,7 +2,10 @@
 import csv
 import importlib.util
 import json
+import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,3 +41,52 @@ def test_collects_every_run_in_order(tmp_path):
     md = (tmp_path / 'm.md').read_text()
     assert '| dla | default | 0 | 25.0 |' in md
     assert 'n/a (-1)' in md  # undefined APS stays visible as undefined
+
+
+def _run_as_snakemake_script(files, out):
+    """Run the script as the collect_metrics rule does: as __main__, with a `snakemake` object in its globals."""
+    import runpy
+    from types import SimpleNamespace
+    job = SimpleNamespace(input=SimpleNamespace(metrics=[str(f) for f in files]),
+                          output=SimpleNamespace(csv=str(out / 'm.csv'), md=str(out / 'm.md')),
+                          log=[str(out / 'collect.log')])
+    try:
+        runpy.run_path(str(REPO / 'workflow' / 'scripts' / 'collect_metrics.py'), init_globals={'snakemake': job},
+                       run_name='__main__')
+    except SystemExit as e:
+        return e.code
+    raise AssertionError('the script did not exit with a status')
+
+
+@pytest.mark.parametrize('content, problem', [
+    (lambda: json.dumps(_record('dla', 0, 0.25))[:40], 'not a readable JSON file (JSONDecodeError'),
+    (lambda: json.dumps({k: v for k, v in _record('dla', 0, 0.25).items() if k != 'run'}),
+     "incomplete metrics record (missing key 'run')"),
+    (lambda: json.dumps(dict(_record('dla', 0, 0.25), metrics={'AP': 0.1})), 'incomplete metrics record (missing key'),
+])
+def test_bad_metrics_file_is_named_in_log_and_console(tmp_path, capsys, content, problem):
+    good = tmp_path / 'baseline0.json'
+    good.write_text(json.dumps(_record('baseline', 0, 0.1)))
+    bad = tmp_path / 'dla0.json'
+    bad.write_text(content())
+    out = tmp_path / 'out'
+    out.mkdir()
+    assert _run_as_snakemake_script([good, bad], out) == 1
+    message = f'collect_metrics: {bad}: {problem}'
+    fix = f'Delete {bad} so that the pipeline re-evaluates that run'
+    log = (out / 'collect.log').read_text()
+    assert message in log and fix in log and 'Traceback' not in log
+    err = capsys.readouterr().err
+    assert message in err and fix in err  # the console too, not only the log
+    assert bad.exists() and good.exists()  # nothing produced is deleted
+    assert not (out / 'm.csv').exists() and not (out / 'm.md').exists()
+    assert sys.stderr is not None and not getattr(sys.stderr, 'closed', False)
+
+
+def test_good_metrics_exit_zero(tmp_path):
+    good = tmp_path / 'baseline0.json'
+    good.write_text(json.dumps(_record('baseline', 0, 0.1)))
+    out = tmp_path / 'out'
+    out.mkdir()
+    assert _run_as_snakemake_script([good], out) == 0
+    assert (out / 'm.csv').exists() and (out / 'collect.log').read_text() == ''

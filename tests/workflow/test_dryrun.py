@@ -1,4 +1,5 @@
 """Dry runs of the pipeline configs, the linter, and the DAG-time errors for bad pipeline configs."""
+import json
 import re
 
 import pytest
@@ -83,22 +84,118 @@ def test_lint_is_clean(smk):
     assert 'Congratulations' in proc.stdout
 
 
+DYNAMIC = 'model.train_cfg.rcnn.dynamic_rcnn'
+
+
+def _options(*options):
+    return dict(train={'max_epochs': 2, 'cfg_options': list(options)})
+
+
 @pytest.mark.parametrize('override, message', [
-    (dict(arms=['baseline', 'faster_rcnn']), r"'faster_rcnn' is not one of"),
-    (dict(dataset={'name': 'coco'}), r'dataset.root is not set'),
-    (dict(dataset={'name': 'coco', 'root': 'no/such/coco'}), r"dataset.root 'no/such/coco' is not a COCO 2017 root"),
-    (dict(sweeps={'iou_topk': [50, 'seventy-five']}), r"'seventy-five' is not of type 'integer'"),
-    (dict(sweeps={'update_iter_interval': [1.5]}), r"1.5 is not of type 'integer'"),
-    (dict(seeds=[]), r'\[\] should be non-empty'),
-    (dict(family='coco_r101'), r"'coco_r101' is not one of"),
+    # schema violations: one line naming the field (no dump of the schema)
+    (dict(arms=['baseline', 'faster_rcnn']), r"Invalid pipeline config: arms\[1\]: 'faster_rcnn' is not one of"),
+    (dict(sweeps={'iou_topk': [50, 'seventy-five']}), r"sweeps\.iou_topk\[1\]: 'seventy-five' is not of type 'integer'"),
+    (dict(sweeps={'update_iter_interval': [1.5]}), r"sweeps\.update_iter_interval\[0\]: 1.5 is not of type 'integer'"),
+    (dict(sweeps={'iou_topk': [-5]}), r'Invalid pipeline config: sweeps\.iou_topk\[0\]: -5 is less than the minimum of 1'),
+    (dict(seeds=[]), r'seeds: \[\] should be non-empty'),
+    (dict(family='coco_r101'), r"family: 'coco_r101' is not one of"),
+    (dict(epochs=3), r"top level: Additional properties are not allowed \('epochs' was unexpected\)"),
+    # the COCO root
+    (dict(dataset={'name': 'coco'}, family='coco_r50_fpn_1x'), r'dataset.root is not set'),
+    (dict(dataset={'name': 'coco', 'root': 'no/such/coco'}, family='coco_r50_fpn_1x'),
+     r"dataset.root 'no/such/coco' is not a COCO 2017 root"),
+    # dataset and family must match
+    (dict(dataset={'name': 'coco', 'root': 'no/such/coco'}),
+     r"dataset\.name is 'coco' but family is 'synthetic'.*set family: coco_r50_fpn_1x"),
+    (dict(family='coco_r50_fpn_1x'), r"dataset\.name is 'synthetic' but family is 'coco_r50_fpn_1x'.*set family: synthetic"),
+    # sweeps that would train nothing, or duplicates
+    (dict(sweeps={'iou_topk': [50], 'arms': []}), r'sweeps\.iou_topk is set but sweeps\.arms is empty'),
+    (dict(sweeps={'iou_topk': [50], 'arms': ['baseline', 'dynamic_rcnn']}),
+     r"sweeps\.arms contains 'baseline'.*remove 'baseline' from sweeps\.arms"),
+    # cfg_options keys the pipeline owns, each with the pipeline key to use
+    *[(_options(f'{DYNAMIC}.{key}=75'), rf"train\.cfg_options\[0\] '{DYNAMIC}\.{key}=75': .*sweeps\.{key}")
+      for key in ('iou_topk', 'beta_topk', 'update_iter_interval')],
+    (_options(f'{DYNAMIC}.dynamic_label=False'), r'cfg_options\[0\].*dynamic_label is set by the arm.*choose the arms'),
+    (_options('train_cfg.val_interval=1', 'train_dataloader.batch_size=3'),
+     r"train\.cfg_options\[1\] 'train_dataloader\.batch_size=3'.*set images_per_gpu"),
+    (_options('train_cfg.max_epochs=5'), r'cfg_options\[0\].*set train\.max_epochs'),
+    (_options('train_dataloader.dataset.data_root=/data/'), r'cfg_options\[0\].*set dataset\.root'),
+    (_options('val_evaluator.ann_file=/data/val.json'), r'cfg_options\[0\].*set dataset\.root'),
+    (_options('work_dir=/tmp/w'), r'cfg_options\[0\].*work_dir is set by the pipeline.*--directory'),
+    (_options('train_cfg.rcnn.dynamic_rcnn.initial_iou=0.5'),
+     r"cfg_options\[0\].*model keys start with 'model\.' \(write model\.train_cfg\.rcnn"),
+    # other dynamic_rcnn values: the head's own checks, on the value the training would get
+    (_options(f'{DYNAMIC}.initial_iou=1.5'), r'cfg_options\[0\].*initial_iou` must be a number in the open interval'),
+    (_options(f'{DYNAMIC}.initial_beta=0'), r'cfg_options\[0\].*initial_beta` must be a finite number > 0'),
+    (_options(f'{DYNAMIC}.sync_across_ranks=yes'), r'cfg_options\[0\].*sync_across_ranks` must be True or False'),
+    (_options(f'{DYNAMIC}.statistics=paper'), r"cfg_options\[0\].*statistics` must be one of \('mmdet', 'official'\)"),
+    (_options(f'{DYNAMIC}.iou_thr=0.5'), r"cfg_options\[0\].*Unknown key\(s\) \['iou_thr'\]"),
 ])
 def test_bad_config_fails_before_any_job(tmp_path, smk, override, message):
     config = smk.write_config(tmp_path / 'bad.yaml', base='tiny.yaml', **override)
     proc = smk.run(tmp_path, '--cores', '1', configfiles=[config])  # a real run, not a dry run
     assert proc.returncode != 0
     assert re.search(message, proc.stdout), proc.stdout[-3000:]
+    assert proc.stdout.count('Invalid pipeline config') == 1 and 'Failed validating' not in proc.stdout
     assert not (tmp_path / 'results').exists()  # nothing started
     assert 'rule ' not in proc.stdout and 'jobid' not in proc.stdout
+
+
+def test_valid_cfg_options_reach_the_training(tmp_path, smk):
+    options = ['train_cfg.val_interval=1', f'{DYNAMIC}.initial_iou=0.5', f'{DYNAMIC}.statistics=official',
+               f'{DYNAMIC}.sync_across_ranks=True', 'model.backbone.init_cfg.checkpoint=/weights/r50.pth',
+               'load_from=/checkpoints/detector.pth']
+    config = smk.write_config(tmp_path / 'ok.yaml', base='tiny.yaml', **_options(*options))
+    proc = smk.run(tmp_path, '-n', configfiles=[config], check=True)
+    train = proc.stdout.split('rule train:')[1]
+    assert all(option in train for option in options)
+
+
+def _rename_category(path, old, new):
+    data = json.loads(path.read_text())
+    data['categories'] = [dict(c, name=new) if c['name'] == old else c for c in data['categories']]
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize('split, change, message', [
+    ('val', lambda p: p.write_text('{"images": [], '), r'instances_val2017\.json: not a readable JSON file'),
+    ('train', lambda p: p.write_text('[]'), r'instances_train2017\.json: not a JSON object \(a list\)'),
+    ('val', lambda p: p.write_text('{"images": [], "annotations": []}'), r"instances_val2017\.json: no 'categories' list"),
+    ('val', lambda p: p.write_text(json.dumps(dict(images=[], annotations=[], categories=[
+        dict(id=1, name='circle'), dict(id=2, name='square')]))),
+     r"instances_val2017\.json: 2 categories, not COCO's 80 \(unexpected 'circle', 'square'; missing 'person'"),
+    ('train', lambda p: _rename_category(p, 'person', 'human'),
+     r"instances_train2017\.json: 80 categories, not COCO's 80 \(unexpected 'human'; missing 'person'\)"),
+])
+def test_bad_coco_annotations_fail_before_any_job(tmp_path, smk, fake_coco, split, change, message):
+    change(fake_coco / 'annotations' / f'instances_{split}2017.json')
+    override = smk.write_config(tmp_path / 'root.yaml', dataset={'name': 'coco', 'root': str(fake_coco)})
+    proc = smk.run(tmp_path, '--cores', '1', configfiles=[smk.configs / 'coco_1x.yaml', override])
+    assert proc.returncode != 0
+    assert re.search(rf'Invalid pipeline config: {re.escape(str(fake_coco))}/annotations/{message}.*'
+                     'point dataset.root at the COCO 2017 root', proc.stdout), proc.stdout[-3000:]
+    assert not (tmp_path / 'results').exists()
+    assert 'rule ' not in proc.stdout and 'jobid' not in proc.stdout
+
+
+def test_coco_annotation_check_is_cached_per_file_version(tmp_path, smk, fake_coco):
+    """instances_train2017.json is ~450 MB: a file that passed is not parsed again while its size and mtime stay."""
+    import os
+    override = smk.write_config(tmp_path / 'root.yaml', dataset={'name': 'coco', 'root': str(fake_coco)})
+    configs = [smk.configs / 'coco_1x.yaml', override]
+    smk.run(tmp_path, '-n', configfiles=configs, check=True)
+    cache = json.loads((tmp_path / '.snakemake' / 'dynrcnn' / 'coco_annotations.json').read_text())
+    val = fake_coco / 'annotations' / 'instances_val2017.json'
+    stat = val.stat()
+    assert cache['passed'][str(val)] == [stat.st_size, stat.st_mtime_ns]
+    # same size and mtime, other content: the cached verdict is used (the file is not parsed)
+    val.write_text('x' * stat.st_size)
+    os.utime(val, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    smk.run(tmp_path, '-n', configfiles=configs, check=True)
+    # a new mtime: checked again
+    os.utime(val, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    proc = smk.run(tmp_path, '-n', configfiles=configs)
+    assert proc.returncode != 0 and 'instances_val2017.json: not a readable JSON file' in proc.stdout
 
 
 @pytest.mark.parametrize('profile, expected', [
@@ -147,3 +244,44 @@ def test_configfile_replaces_default_yaml(tmp_path, smk, fake_coco):
     assert f"runtime={resources['train_runtime']}," in train
     assert f"mem_mb={resources['train_mem_mb']}," in train
     assert 'seed0' in train and 'seed1' not in proc.stdout  # schema default seeds: [0]
+
+
+def test_editing_the_family_base_config_retrains(tmp_path, smk):
+    """configs/{family}/_base_.py is an input of every training (the arm's config stays the trained one): with every
+    output up to date, touching it makes each training, and only the trainings and what follows, outdated."""
+    import os
+    import shutil
+    import time
+
+    from dynrcnn.data.synthetic import generate
+
+    repo = tmp_path / 'repo'  # a copy of the workflow, so that its config files can be touched
+    repo.mkdir()
+    for name in ('Snakefile', 'workflow', 'configs', 'profiles'):
+        (shutil.copytree if (smk.repo / name).is_dir() else shutil.copy)(smk.repo / name, repo / name)
+    work = tmp_path / 'work'
+    small = dict(num_train=2, num_val=1, image_size=64, seed=0)
+    config = smk.write_config(tmp_path / 'c.yaml', base='tiny.yaml', arms=['baseline', 'dla'],
+                              dataset=dict(name='synthetic', root='results/data/tiny', synthetic=small))
+    generate(work / 'results' / 'data' / 'tiny', **small)
+    outputs = ['results/data/tiny.ready']
+    for arm in ('baseline', 'dla'):
+        run = f'results/runs/synthetic/{arm}/default/seed0'
+        outputs += [f'{run}/train_manifest.json', f'{run}/scalars.json', f'{run}/metrics.json',
+                    f'{run}/detections/final.bbox.json']
+    outputs += ['results/collected/synthetic/metrics.csv', 'results/collected/synthetic/metrics.md']
+    now = time.time()
+    for i, rel in enumerate(outputs):  # every output newer than what it is made from
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (work / rel).write_text('')
+        os.utime(work / rel, (now + 10 + i, now + 10 + i))
+    proc = smk.run(work, '-n', configfiles=[config], snakefile=repo / 'Snakefile', check=True)
+    assert 'Nothing to be done' in proc.stdout, proc.stdout[-3000:]
+
+    base = repo / 'configs' / 'synthetic' / '_base_.py'
+    os.utime(base, (now + 100, now + 100))
+    out = smk.run(work, '-n', configfiles=[config], snakefile=repo / 'Snakefile', check=True).stdout
+    assert smk.job_counts(out) == dict(train=2, evaluate=2, collect_metrics=1, all=1), out[-3000:]
+    assert out.count(f'reason: Updated input files: {base}') == 2, out[-3000:]
+    for arm in ('baseline', 'dla'):  # the shell still trains the arm's own config
+        assert f'-m dynrcnn.tools.train {repo}/configs/synthetic/{arm}.py --work-dir' in out

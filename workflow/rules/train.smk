@@ -1,7 +1,10 @@
 rule train:
     """One training run: CPU or one GPU in one process, torchrun for N > 1 GPUs; resumes after a kill."""
     input:
+        # the shell trains input.config; the files it inherits (configs/{family}/_base_.py) are inputs too, so
+        # editing them retrains
         config=train_config,
+        bases=train_config_bases,
         data=data_input,
     output:
         manifest="results/runs/{family}/{arm}/{variant}/seed{seed}/train_manifest.json",

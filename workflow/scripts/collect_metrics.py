@@ -2,11 +2,32 @@
 import csv
 import json
 import sys
+import traceback
 
 SUMMARY = ("AP", "AP50", "AP75", "APS", "APM", "APL")
 PER_IOU = tuple(f"{0.5 + 0.05 * i:.2f}" for i in range(10))
 RUN_KEYS = ("family", "arm", "variant", "seed", "dataset")
 HPARAMS = ("iou_topk", "beta_topk", "update_iter_interval")
+
+
+class MetricsFileError(Exception):
+    """A metrics.json that cannot be collected (the message names the file and the fix)."""
+
+
+def read_row(path):
+    """One table row from a run's metrics.json; MetricsFileError if the file is corrupt or incomplete."""
+    fix = (f"Delete {path} so that the pipeline re-evaluates that run (snakemake re-runs its evaluate job and "
+           "then this one)")
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, ValueError) as e:  # ValueError: JSONDecodeError, UnicodeDecodeError
+        raise MetricsFileError(f"{path}: not a readable JSON file ({type(e).__name__}: {e}). {fix}") from None
+    try:
+        return row(record)
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as e:
+        what = f"missing key {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
+        raise MetricsFileError(f"{path}: incomplete metrics record ({what}). {fix}") from None
 
 
 def row(record):
@@ -27,8 +48,7 @@ def percent(value):
 def main(metrics_files, csv_path, md_path):
     rows = []
     for path in metrics_files:
-        with open(path) as f:
-            rows.append(row(json.load(f)))
+        rows.append(read_row(path))
     rows.sort(key=lambda r: (r["arm"], r["variant"], r["seed"]))
     fields = list(rows[0]) if rows else list(RUN_KEYS)
     with open(csv_path, "w", newline="") as f:
@@ -48,7 +68,26 @@ def main(metrics_files, csv_path, md_path):
         f.write("\n".join(lines) + "\n")
 
 
-if __name__ == "__main__" and "snakemake" in globals():
-    with open(snakemake.log[0], "w") as log:
+def run_logged(metrics_files, csv_path, md_path, log_path):
+    """main() with its warnings in the log; a failure is written to the log and to the real stderr (the console),
+    and gives exit status 1."""
+    stderr = sys.stderr
+    with open(log_path, "w") as log:
         sys.stderr = log
-        main(snakemake.input.metrics, snakemake.output.csv, snakemake.output.md)
+        try:
+            main(metrics_files, csv_path, md_path)
+            return 0
+        except MetricsFileError as e:
+            message = f"collect_metrics: {e}\n"
+        except Exception:  # anything else: the traceback, where it can be read
+            message = f"collect_metrics failed:\n{traceback.format_exc()}"
+        finally:
+            sys.stderr = stderr
+        log.write(message)
+    stderr.write(message)
+    stderr.flush()
+    return 1
+
+
+if __name__ == "__main__" and "snakemake" in globals():
+    sys.exit(run_logged(snakemake.input.metrics, snakemake.output.csv, snakemake.output.md, snakemake.log[0]))

@@ -1,6 +1,7 @@
 """Dry runs of the pipeline configs, the linter, and the DAG-time errors for bad pipeline configs."""
 import json
 import re
+import sys
 
 import pytest
 
@@ -12,7 +13,7 @@ def _variants(output):
 def _slot_launches(output, rule, gpus):
     """How many jobs of ``rule`` a dry run shows, and how many of their shell commands start the tool through the
     GPU-slot launcher with ``--gpus gpus`` (the training's $launch or the evaluation's python), log redirection kept."""
-    tool = {'train': r'\$launch', 'evaluate': r'\S+'}[rule] + rf' -m dynrcnn\.tools\.{rule} '
+    tool = {'train': r'\$launch', 'evaluate': r'env PYTHONPATH=\S+ \S+'}[rule] + rf' -m dynrcnn\.tools\.{rule} '
     pattern = re.compile(rf'\S+ -m dynrcnn\.tools\.gpu_slots --gpus {gpus} -- {tool}.* > results/logs/{rule}/\S+ 2>&1$')
     shells = [block.split('Shell command:')[1].splitlines()[0] for block in output.split(f'rule {rule}:')[1:]]
     return len(shells), sum(bool(pattern.search(shell)) for shell in shells)
@@ -20,6 +21,13 @@ def _slot_launches(output, rule, gpus):
 
 def test_default_config_dry_run(tmp_path, smk):
     proc = smk.run(tmp_path, '-n', configfiles=[smk.configs / 'default.yaml'], check=True)
+    # every module run (`python -m dynrcnn...` / `-m analysis...`) imports the project from the repository, so the
+    # rule environments need not install it (--sdm conda); the training's $launch is that interpreter too
+    python = f'env PYTHONPATH={smk.repo} {sys.executable}'
+    runs = re.findall(r'(\S+ \S+ \S+) -m (?:dynrcnn|analysis)\.', proc.stdout)
+    assert len(runs) == 1 + 4 * 2 + 4 * 2 + 2  # data, train (+ launcher), evaluate (+ launcher), report
+    assert {r.lstrip('(') for r in runs if not r.endswith('$launch')} == {python}
+    assert proc.stdout.count(f"else launch='{python}'") == 4
     counts = smk.job_counts(proc.stdout)
     assert counts['synthetic_data'] == 1
     assert counts['train'] == 4 and counts['evaluate'] == 4

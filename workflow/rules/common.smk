@@ -53,9 +53,12 @@ DATASET = config["dataset"]["name"]
 # The code and the MMDetection configs live next to the Snakefile; the results go to the working directory.
 REPO = Path(workflow.basedir)
 # The interpreter running Snakemake has the project's stack; a bare `python` may be another one. With
-# --sdm conda, the rule's environment provides `python`.
+# --sdm conda, the rule's environment provides `python`. The rule environments do not install this project, so
+# its packages (dynrcnn, analysis) are imported from the repository: PYTHONPATH through `env`, which also works
+# inside the train rule's $launch.
 DEPLOYMENT = {str(method) for method in workflow.deployment_settings.deployment_method}
-PYTHON = "python" if "conda" in DEPLOYMENT else sys.executable
+_INTERPRETER = "python" if "conda" in DEPLOYMENT else sys.executable
+PYTHON = f"env PYTHONPATH={shlex.quote(str(REPO))} {shlex.quote(_INTERPRETER)}"
 
 #: The dataset each config family is made for, and the family of each dataset.
 FAMILY_DATASETS = {"synthetic": "synthetic", "coco_r50_fpn_1x": "coco"}

@@ -110,17 +110,69 @@ def epoch_checkpoints(work_dir: str) -> dict:
     return dict(sorted(found.items()))
 
 
+#: Sidecar of ``detections/``: ``{epoch: {source: 'evaluate', max_images: N or None}}`` for every per-epoch file this
+#: tool wrote, so a later evaluation with other settings regenerates them (the training's own are never listed).
+EPOCH_RECORD = 'epoch_detections.json'
+
+
+def _epoch_file(run_dir: str, epoch: int) -> str:
+    return osp.join(run_dir, 'detections', f'epoch_{epoch}.bbox.json')
+
+
+def read_epoch_record(run_dir: str) -> dict:
+    """``{epoch: settings}`` of the per-epoch files this tool wrote whose file is still there."""
+    try:
+        with open(osp.join(run_dir, 'detections', EPOCH_RECORD)) as f:
+            record = {int(k): v for k, v in json.load(f).items()}
+    except (FileNotFoundError, ValueError, AttributeError):
+        return {}
+    return {e: v for e, v in record.items() if osp.exists(_epoch_file(run_dir, e))}
+
+
+def record_epoch(run_dir: str, epoch: int, settings: dict) -> None:
+    """Note (atomically) that ``detections/epoch_{epoch}.bbox.json`` was written here with ``settings``."""
+    record = read_epoch_record(run_dir)
+    record[epoch] = settings
+    atomic_write_json(osp.join(run_dir, 'detections', EPOCH_RECORD),
+                      {str(e): v for e, v in sorted(record.items())})
+
+
+def epoch_settings(max_images=None) -> dict:
+    """How this evaluation makes per-epoch detections (0 and None both mean the whole val split)."""
+    return dict(source='evaluate', max_images=int(max_images) if max_images else None)
+
+
+def epoch_is_current(manifest: dict, run_dir: str, epoch: int, max_images=None, record=None) -> bool:
+    """Whether ``detections/epoch_{epoch}.bbox.json`` can be kept by an evaluation with ``max_images``.
+
+    Kept: the training's own validations (listed in the manifest's ``epoch_detections``, full val split) and the
+    files this tool made with the same settings. A file of unknown origin (e.g. from before the sidecar) is redone,
+    unless the manifest predates ``epoch_detections``: then an unrecorded file is taken as the training's.
+    """
+    if not osp.exists(_epoch_file(run_dir, epoch)):
+        return False
+    if f'epoch_{epoch}.bbox.json' in (manifest.get('epoch_detections') or []):
+        return True
+    if record is None:
+        record = read_epoch_record(run_dir)
+    if epoch not in record and 'epoch_detections' not in manifest:
+        return True
+    return record.get(epoch) == epoch_settings(max_images)
+
+
 def detect_epochs(cfg, manifest: dict, run_dir: str, max_images=None) -> list:
-    """Write ``detections/epoch_{N}.bbox.json`` for every kept checkpoint that has none yet.
+    """Write ``detections/epoch_{N}.bbox.json`` for every kept checkpoint that has no current one yet.
 
     The report draws each arm's sample detections at every saved checkpoint; training validates only every
-    ``val_interval`` epochs, so the missing epochs are detected here.
+    ``val_interval`` epochs, so the missing epochs are detected here. A file an earlier evaluation made with other
+    settings (``max_images``) is detected again; each file written is recorded in ``detections/epoch_detections.json``.
 
     Returns:
         list[int]: The epochs detected by this call.
     """
+    record = read_epoch_record(run_dir)
     todo = {e: p for e, p in epoch_checkpoints(manifest['work_dir']).items()
-            if not osp.exists(osp.join(run_dir, 'detections', f'epoch_{e}.bbox.json'))}
+            if not epoch_is_current(manifest, run_dir, e, max_images, record)}
     if not todo:
         return []
     runner, dets = build_test_runner(cfg, next(iter(todo.values())), osp.join(manifest['work_dir'], 'eval_epochs'),
@@ -131,7 +183,8 @@ def detect_epochs(cfg, manifest: dict, run_dir: str, max_images=None) -> list:
         else:
             runner.load_checkpoint(path)
             runner.test_loop.run()
-        atomic_copy(dets, osp.join(run_dir, 'detections', f'epoch_{epoch}.bbox.json'))
+        atomic_copy(dets, _epoch_file(run_dir, epoch))
+        record_epoch(run_dir, epoch, epoch_settings(max_images))
     return list(todo)
 
 
@@ -159,10 +212,12 @@ def main(argv=None) -> None:
         atomic_copy(dets, final_dets)
         device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu'
         if args.epoch_detections:
-            last = osp.join(args.run_dir, 'detections', f'epoch_{manifest["max_epochs"]}.bbox.json')
-            if not args.epoch_max_images and osp.basename(manifest['checkpoint']) == \
-                    f'epoch_{manifest["max_epochs"]}.pth' and not osp.exists(last):
-                atomic_copy(final_dets, last)  # same weights, same images: no second inference
+            last_epoch = int(manifest['max_epochs'])
+            if not args.epoch_max_images and osp.basename(manifest['checkpoint']) == f'epoch_{last_epoch}.pth' \
+                    and not epoch_is_current(manifest, args.run_dir, last_epoch):
+                # same weights, same images: no second inference
+                atomic_copy(final_dets, _epoch_file(args.run_dir, last_epoch))
+                record_epoch(args.run_dir, last_epoch, epoch_settings())
             detected = detect_epochs(cfg, manifest, args.run_dir, args.epoch_max_images)
             print(f'[dynrcnn.tools.evaluate] per-epoch detections for epochs {detected}', flush=True)
     metrics = evaluate_detections(val_ann_file(cfg), final_dets)

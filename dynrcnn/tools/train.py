@@ -288,8 +288,10 @@ def finalize_run(runner, cfg, args, resolved_config: str) -> dict:
     atomic_write_text(osp.join(run_dir, 'scalars.json'),
                       ''.join(json.dumps(line) + '\n' for line in merge_scalars(args.work_dir)))
     # Per-epoch detections of an earlier training of this run (e.g. before a changed config was retrained) must
-    # not survive: the evaluation only adds the epochs that have no file yet, and the report would mix trainings.
-    for stale in glob.glob(osp.join(run_dir, 'detections', 'epoch_*.bbox.json')):
+    # not survive: the evaluation keeps those it finds current, and the report would mix trainings.
+    # The evaluation's record of how it made its per-epoch files (detections/epoch_detections.json) goes with them.
+    for stale in glob.glob(osp.join(run_dir, 'detections', 'epoch_*.bbox.json')) + \
+            glob.glob(osp.join(run_dir, 'detections', 'epoch_detections.json')):
         os.unlink(stale)
     epoch_files = sorted(glob.glob(osp.join(args.work_dir, 'detections', 'epoch_*.bbox.json')))
     for path in epoch_files:

@@ -120,6 +120,8 @@ def test_finalize_replaces_the_epoch_detections_of_an_earlier_training(tmp_path)
     for epoch in (1, 2, 3):
         (run / 'detections' / f'epoch_{epoch}.bbox.json').write_text(json.dumps([dict(old=epoch)]))
     (run / 'detections' / 'final.bbox.json').write_text('[]')  # the evaluation's output: not the training's
+    # the evaluation's record of how it made its epoch files goes with them
+    (run / 'detections' / 'epoch_detections.json').write_text(json.dumps({'3': dict(source='evaluate', max_images=2)}))
     args = SimpleNamespace(run_dir=str(run), work_dir=str(work), config='c.py', seed=0, dataset='synthetic',
                            data_root='d', cfg_options=None)
     runner = SimpleNamespace(world_size=1, max_epochs=2)
@@ -129,6 +131,7 @@ def test_finalize_replaces_the_epoch_detections_of_an_earlier_training(tmp_path)
     for epoch in (1, 2):
         assert json.loads((run / 'detections' / f'epoch_{epoch}.bbox.json').read_text()) == [dict(new=epoch)]
     assert (run / 'detections' / 'final.bbox.json').exists()
+    assert not (run / 'detections' / 'epoch_detections.json').exists()
     assert (run / 'train_manifest.json').exists()
 
 

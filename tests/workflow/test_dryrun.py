@@ -86,6 +86,39 @@ def test_grid_sweep_on_synthetic(tmp_path, smk):
     assert smk.job_counts(proc.stdout)['train'] == 2 * 2 + 2  # 2 variants x 2 seeds + baseline x 2 seeds
 
 
+@pytest.mark.parametrize('mode', ['one_at_a_time', 'grid'])
+def test_sweep_skips_the_variants_an_arm_ignores(tmp_path, smk, mode):
+    from mmengine.config import Config
+    block = Config.fromfile(str(smk.repo / 'configs' / 'synthetic' / 'dynamic_rcnn.py'),
+                            import_custom_modules=False).model.train_cfg.rcnn.dynamic_rcnn
+    ki, kb, c = block.iou_topk, block.beta_topk, block.update_iter_interval  # the family's defaults (all arms)
+    one_at_a_time = mode == 'one_at_a_time'
+    kis, kbs = ([ki, ki + 5, ki + 10], [kb + 1, kb + 2, kb + 3]) if one_at_a_time else ([ki, ki + 5], [kb, kb + 1])
+    config = smk.write_config(tmp_path / 'sweep.yaml', base='default.yaml', arms=['baseline'],
+                              sweeps={'mode': mode, 'iou_topk': kis, 'beta_topk': kbs,
+                                      'arms': ['dla', 'dsl', 'dynamic_rcnn']})
+    proc = smk.run(tmp_path, '-n', configfiles=[config], check=True)
+    variants = {arm: set(re.findall(rf'results/runs/synthetic/{arm}/([^/\s]+)/seed0/metrics\.json', proc.stdout))
+                for arm in ('dla', 'dsl', 'dynamic_rcnn')}
+    name = 'ki{}-kb{}-c{}'.format
+    if one_at_a_time:
+        full = {name(k, kb, c) for k in kis[1:]} | {name(ki, k, c) for k in kbs}
+        dla_dropped, dsl_dropped = 3, 2  # dla: the 3 K_beta variants; dsl: the 2 K_I variants other than the default
+    else:
+        full = {name(k, b, c) for k in kis for b in kbs} - {name(ki, kb, c)}
+        dla_dropped, dsl_dropped = 2, 2
+    # dla trains only the default K_beta, dsl only the default K_I, dynamic_rcnn every variant
+    assert variants == {
+        'dla': {'default'} | {name(k, kb, c) for k in kis[1:]},
+        'dsl': {'default'} | {name(ki, b, c) for b in kbs if b != kb},
+        'dynamic_rcnn': {'default'} | full,
+    }
+    assert smk.job_counts(proc.stdout)['train'] == 1 + sum(map(len, variants.values()))  # + baseline
+    notices = re.findall(r'^sweeps: arm .*$', proc.stdout, flags=re.M)
+    assert notices == [f'sweeps: arm dla ignores beta_topk (DSL off): {dla_dropped} variants not trained',
+                       f'sweeps: arm dsl ignores iou_topk (DLA off): {dsl_dropped} variants not trained']
+
+
 def test_lint_is_clean(smk):
     proc = smk.run(smk.repo, '--lint', check=False)
     assert proc.returncode == 0, proc.stdout[-5000:]
@@ -120,6 +153,12 @@ def _options(*options):
     (dict(sweeps={'iou_topk': [50], 'arms': []}), r'sweeps\.iou_topk is set but sweeps\.arms is empty'),
     (dict(sweeps={'iou_topk': [50], 'arms': ['baseline', 'dynamic_rcnn']}),
      r"sweeps\.arms contains 'baseline'.*remove 'baseline' from sweeps\.arms"),
+    # an arm whose only swept key is one it ignores (dla: K_beta, dsl: K_I) would train no sweep variant
+    (dict(sweeps={'beta_topk': [3], 'arms': ['dla', 'dynamic_rcnn']}),
+     r"sweeps\.arms contains 'dla', which ignores beta_topk \(DSL off\).*drop 'dla' from sweeps\.arms or sweep a "
+     r"key it uses \(sweeps\.iou_topk or sweeps\.update_iter_interval\)"),
+    (dict(sweeps={'mode': 'grid', 'iou_topk': [3, 4], 'arms': ['dsl']}),
+     r"sweeps\.arms contains 'dsl', which ignores iou_topk \(DLA off\).*drop 'dsl' from sweeps\.arms"),
     # cfg_options keys the pipeline owns, each with the pipeline key to use
     *[(_options(f'{DYNAMIC}.{key}=75'), rf"train\.cfg_options\[0\] '{DYNAMIC}\.{key}=75': .*sweeps\.{key}")
       for key in ('iou_topk', 'beta_topk', 'update_iter_interval')],

@@ -344,6 +344,30 @@ def sweep_points(defaults):
     return [{**defaults, key: value} for key in HYPERPARAMETERS for value in sweeps[key]]
 
 
+#: The hyper-parameter an arm's training ignores, and why (baseline, with both off, is refused in sweeps.arms).
+IGNORED_HYPERPARAMETER = {"dla": ("beta_topk", "DSL off"), "dsl": ("iou_topk", "DLA off")}
+
+
+def arm_sweep_points(arm, defaults):
+    """The sweep points of an arm, less those that differ from the defaults in the hyper-parameter the arm ignores
+    (they would retrain a model already trained under another name); one notice per arm that loses some."""
+    points = sweep_points(defaults)
+    if arm not in IGNORED_HYPERPARAMETER:
+        return points
+    key, why = IGNORED_HYPERPARAMETER[arm]
+    kept = [p for p in points if p[key] == defaults[key]]
+    dropped = {variant_name(p, defaults) for p in points if p not in kept}
+    if dropped:
+        print(f"sweeps: arm {arm} ignores {key} ({why}): {len(dropped)} variant{'s' * (len(dropped) != 1)} "
+              "not trained", file=sys.stderr)
+    if dropped and all(p == defaults for p in kept):  # nothing left to sweep beyond the arm's default run
+        raise pipeline_error(f"sweeps.arms contains {arm!r}, which ignores {key} ({why}), and the sweeps vary "
+                             f"nothing else for it, so none of its sweep variants would be trained; drop {arm!r} "
+                             f"from sweeps.arms or sweep a key it uses "
+                             f"({' or '.join(f'sweeps.{k}' for k in HYPERPARAMETERS if k != key)})")
+    return kept
+
+
 def _runs():
     runs = [(arm, "default", seed) for arm in config["arms"] for seed in config["seeds"]]
     for arm in config["arms"]:
@@ -351,7 +375,7 @@ def _runs():
     if any(config["sweeps"][k] for k in HYPERPARAMETERS):
         for arm in config["sweeps"]["arms"]:
             defaults = family_defaults(arm)
-            for hparams in sweep_points(defaults):
+            for hparams in arm_sweep_points(arm, defaults):
                 for seed in config["seeds"]:
                     run = (arm, variant_name(hparams, defaults), seed)
                     if run not in runs:

@@ -282,6 +282,7 @@ def finalize_run(runner, cfg, args, resolved_config: str) -> dict:
     from mmengine.runner import find_latest_checkpoint
 
     from dynrcnn.evaluation.provenance import atomic_copy, atomic_write_json, atomic_write_text, sha256_file
+    from dynrcnn.tools.evaluate import EPOCH_RECORD
 
     run_dir = args.run_dir
     os.makedirs(osp.join(run_dir, 'detections'), exist_ok=True)
@@ -291,7 +292,7 @@ def finalize_run(runner, cfg, args, resolved_config: str) -> dict:
     # not survive: the evaluation keeps those it finds current, and the report would mix trainings.
     # The evaluation's record of how it made its per-epoch files (detections/epoch_detections.json) goes with them.
     for stale in glob.glob(osp.join(run_dir, 'detections', 'epoch_*.bbox.json')) + \
-            glob.glob(osp.join(run_dir, 'detections', 'epoch_detections.json')):
+            glob.glob(osp.join(run_dir, 'detections', EPOCH_RECORD)):
         os.unlink(stale)
     epoch_files = sorted(glob.glob(osp.join(args.work_dir, 'detections', 'epoch_*.bbox.json')))
     for path in epoch_files:

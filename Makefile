@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-complete
 
-.PHONY: env run test test-fast test-e2e test-slow lint
+.PHONY: env run test test-fast test-e2e test-slow lint format
 
 # The environment is (re)made when the pins or the setup script change; the script itself is idempotent.
 $(STAMP): scripts/setup_env.sh requirements/pinned.txt pyproject.toml
@@ -16,8 +16,8 @@ env: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/snakemake --cores all
 
-# Every test: the fast unit tests, the slow learning test and the end-to-end pipeline test.
-test: $(STAMP)
+# Every check: the lint, then the fast unit tests, the slow learning test and the end-to-end pipeline test.
+test: lint
 	$(PY) -m pytest -m "e2e or slow or not (e2e or slow)"
 
 # Fast unit tests only (pyproject's default marker filter).
@@ -30,5 +30,15 @@ test-e2e: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 
+# ruff (Python: lint and format), snakefmt (Snakefile and rules) and Snakemake's own linter; `make format` fixes
+# what the first two find.
 lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/snakefmt --check Snakefile workflow/rules
 	$(VENV)/bin/snakemake --lint
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/snakefmt Snakefile workflow/rules

@@ -5,7 +5,6 @@ import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
-from typing import Dict, Optional
 
 #: Distributions whose versions go into every metrics.json (missing ones are recorded as null).
 PROVENANCE_PACKAGES = ("torch", "mmcv", "mmdet", "mmengine", "numpy", "pycocotools", "snakemake")
@@ -16,13 +15,13 @@ def sha256_file(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def package_versions(names=PROVENANCE_PACKAGES) -> Dict[str, Optional[str]]:
+def package_versions(names=PROVENANCE_PACKAGES) -> dict[str, str | None]:
     """Installed versions of ``names`` plus the Python version.
 
     Returns:
         dict[str, str | None]: ``{name: version}``; None for a package that is not installed.
     """
-    versions: Dict[str, Optional[str]] = {"python": platform.python_version()}
+    versions: dict[str, str | None] = {"python": platform.python_version()}
     for name in names:
         try:
             versions[name] = metadata.version(name)
@@ -31,7 +30,7 @@ def package_versions(names=PROVENANCE_PACKAGES) -> Dict[str, Optional[str]]:
     return versions
 
 
-def git_commit(source_dir: Optional[str] = None) -> Optional[str]:
+def git_commit(source_dir: str | None = None) -> str | None:
     """Commit of the source tree that holds this package, with ``-dirty`` when it has local changes.
 
     The pipeline may run in another working directory (``snakemake --directory``), so the commit is read from

@@ -20,8 +20,9 @@ def build_test_runner(cfg, checkpoint, work_dir, max_images=None):
     Returns:
         tuple[Runner, str]: The runner and the path its test loop writes the detections to.
     """
-    import dynrcnn.compat  # noqa: F401  mmengine checkpoints under torch >= 2.6
     from mmengine.runner import Runner
+
+    import dynrcnn.compat  # noqa: F401  mmengine checkpoints under torch >= 2.6
 
     prefix = osp.join(work_dir, "dets")
     cfg = cfg.copy()

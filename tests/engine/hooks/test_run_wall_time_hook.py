@@ -8,8 +8,7 @@ import pytest
 pytest.importorskip("mmdet")
 
 import dynrcnn.engine  # noqa: F401,E402  registers the hooks
-from dynrcnn.engine.hooks import RunWallTimeHook  # noqa: E402
-from dynrcnn.engine.hooks import run_wall_time_hook  # noqa: E402
+from dynrcnn.engine.hooks import RunWallTimeHook, run_wall_time_hook  # noqa: E402
 
 
 def _clock(monkeypatch, times):

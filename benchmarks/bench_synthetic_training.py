@@ -48,15 +48,6 @@ def parse_args():
     return p.parse_args()
 
 
-def set_data_root(cfg, root: str) -> None:
-    """Point every dataloader and evaluator at ``root`` (a derived data_root would not reach them)."""
-    root = root.rstrip('/') + '/'
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = root
-    for evaluator in ('val_evaluator', 'test_evaluator'):
-        cfg[evaluator].ann_file = root + 'annotations/instances_val.json'
-
-
 def profile(runner, iters: int) -> None:
     """Run ``iters`` training steps under torch.profiler and print the top operators."""
     import torch
@@ -87,6 +78,8 @@ def main() -> int:
     from mmengine.config import Config, DictAction
     from mmengine.runner import Runner
 
+    from dynrcnn.tools.train import set_data_paths
+
     tmp = tempfile.TemporaryDirectory(prefix='bench_synth_')
     data_root = args.data_root
     if data_root is None:
@@ -97,7 +90,7 @@ def main() -> int:
     work_dir = args.work_dir or str(Path(tmp.name) / 'work')
 
     cfg = Config.fromfile(str(REPO / 'configs' / 'synthetic' / f'{args.arm}.py'))
-    set_data_root(cfg, data_root)
+    set_data_paths(cfg, data_root, 'synthetic')
     if args.cfg_options:
         action = DictAction(option_strings=[], dest='x')
         ns = argparse.Namespace()

@@ -1,1 +1,1 @@
-"""COCO evaluation with every per-IoU AP, read from one pycocotools COCOeval run."""
+"""COCO evaluation (every per-IoU AP from one pycocotools COCOeval run) and the shared inference runner."""

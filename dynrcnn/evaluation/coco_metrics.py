@@ -15,15 +15,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-#: Summary keys in the order of ``COCOeval.stats[0:6]`` (area ranges at maxDets 100).
-SUMMARY_KEYS = ('AP', 'AP50', 'AP75', 'APS', 'APM', 'APL')
-#: Key order of the ``metrics`` block of a run's metrics.json.
-METRIC_KEYS = SUMMARY_KEYS + ('AP_at_iou', )
-
-
-def iou_key(thr: float) -> str:
-    """Format an IoU threshold the way ``AP_at_iou`` keys are spelled ("%.2f", e.g. ``"0.90"``)."""
-    return f'{thr:.2f}'
+from dynrcnn.run_record import IOU_KEYS, SUMMARY_METRICS
 
 
 def load_coco_quietly(ann_file: str) -> COCO:
@@ -60,7 +52,8 @@ def ap_at_iou(coco_eval: COCOeval, max_dets: int = 100) -> Dict[str, float]:
     """AP at every IoU threshold of an accumulated COCOeval, area 'all'.
 
     Thresholds are looked up by position (``np.linspace(.5, .95, 10)`` stores 0.9 as 0.8999999999999999) and
-    the maxDets column by its value, so MMDetection's ``[100, 300, 1000]`` works as well as the default.
+    named by :data:`dynrcnn.run_record.IOU_KEYS`; the maxDets column is looked up by its value, so MMDetection's
+    ``[100, 300, 1000]`` works as well as the default.
 
     Args:
         coco_eval (COCOeval): An evaluator after ``evaluate()`` and ``accumulate()``.
@@ -73,16 +66,18 @@ def ap_at_iou(coco_eval: COCOeval, max_dets: int = 100) -> Dict[str, float]:
     if not coco_eval.eval:
         raise RuntimeError('COCOeval has no accumulated results: call evaluate() and accumulate() first')
     params = coco_eval.params
+    if len(params.iouThrs) != len(IOU_KEYS) or not np.allclose(params.iouThrs, [float(k) for k in IOU_KEYS]):
+        raise ValueError(f'the evaluator IoU thresholds {list(params.iouThrs)} are not COCO\'s {", ".join(IOU_KEYS)}')
     if max_dets not in list(params.maxDets):
         raise ValueError(f'max_dets={max_dets} is not one of the evaluator maxDets {list(params.maxDets)}')
     area_idx = list(params.areaRngLbl).index('all')
     det_idx = list(params.maxDets).index(max_dets)
     precision = coco_eval.eval['precision']  # [T, R, K, A, M]
     result = {}
-    for t_idx, thr in enumerate(params.iouThrs):
+    for t_idx, key in enumerate(IOU_KEYS):
         values = precision[t_idx, :, :, area_idx, det_idx]
         valid = values[values > -1]
-        result[iou_key(thr)] = float(np.mean(valid)) if valid.size else -1.0
+        result[key] = float(np.mean(valid)) if valid.size else -1.0
     return result
 
 
@@ -120,6 +115,6 @@ def evaluate_detections(ann_file: str,
         coco_eval.evaluate()
         coco_eval.accumulate()
         coco_eval.summarize()
-    metrics: Dict[str, object] = {k: float(v) for k, v in zip(SUMMARY_KEYS, coco_eval.stats[:6])}
+    metrics: Dict[str, object] = {k: float(v) for k, v in zip(SUMMARY_METRICS, coco_eval.stats[:6])}
     metrics['AP_at_iou'] = ap_at_iou(coco_eval, max_dets=max_dets)
     return metrics

@@ -1,1 +1,1 @@
-"""Command-line entry points used by the Snakemake rules (train, evaluate)."""
+"""Command-line entry points used by the Snakemake rules (train, evaluate, detect_epochs)."""

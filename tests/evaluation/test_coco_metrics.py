@@ -7,7 +7,8 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from dynrcnn.evaluation.coco_metrics import ap_at_iou, evaluate_detections, iou_key
+from dynrcnn.evaluation.coco_metrics import ap_at_iou, evaluate_detections
+from dynrcnn.run_record import IOU_KEYS
 
 
 def _write_gt(path, rng, num_images=6, size=200, with_small=True):
@@ -89,7 +90,7 @@ def test_lookup_by_position_reads_ap90(tmp_path):
     idx = int(np.argmin(np.abs(thrs - 0.9)))
     p = ev.eval['precision'][idx, :, :, 0, 2]
     assert ap_at_iou(ev)['0.90'] == pytest.approx(float(np.mean(p[p > -1])))
-    assert iou_key(thrs[idx]) == '0.90'
+    assert IOU_KEYS[idx] == '0.90'
 
 
 def test_reads_the_maxdets_100_column_not_the_last(tmp_path):
@@ -108,6 +109,16 @@ def test_reads_the_maxdets_100_column_not_the_last(tmp_path):
     assert ap_at_iou(ev, max_dets=1) != pytest.approx(ref)
     with pytest.raises(ValueError, match='max_dets'):
         ap_at_iou(ev, max_dets=7)
+
+
+def test_other_iou_thresholds_are_refused(tmp_path):
+    rng = np.random.default_rng(2)
+    ann_file = str(tmp_path / 'gt.json')
+    anns = _write_gt(ann_file, rng, with_small=False)
+    ev = _reference_stats(ann_file, _jittered_dets(anns, rng, 0.05))
+    ev.params.iouThrs = ev.params.iouThrs[:5]  # keys by position would name them wrongly
+    with pytest.raises(ValueError, match='IoU thresholds'):
+        ap_at_iou(ev)
 
 
 def test_undefined_area_stays_minus_one(tmp_path):

@@ -1,16 +1,20 @@
-"""Unit tests of dynrcnn.tools.train that need no training: data paths, lr bookkeeping, scalars merging, the
-run dir's files, and the command-line errors for a bad config path or dataset root."""
+"""Unit tests of dynrcnn.tools.train and dynrcnn.run_folder that need no training: data paths, lr bookkeeping,
+scalars merging, resume/supersede, the run dir's files, and the command-line errors for a bad config path or
+dataset root."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from mmengine.config import Config
 
 import dynrcnn.tools.train as train_tool
-from dynrcnn.tools.train import effective_lr, finalize_run, merge_scalars, resume_decision, set_data_paths
+from dynrcnn import run_folder, run_record
+from dynrcnn.run_folder import effective_lr, finalize, merge_scalars, prepare_work_dir, resume_decision
+from dynrcnn.run_record import DATASET_LAYOUTS
+from dynrcnn.tools.train import set_data_paths
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -100,39 +104,86 @@ def test_resume_decision(tmp_path):
     assert resume_decision(str(work), 'cfg A') == 'supersede'
 
 
+def test_prepare_work_dir_supersedes_the_checkpoints_of_another_config(tmp_path):
+    work = tmp_path / 'work'
+    logged = []
+    assert prepare_work_dir(str(work), 'cfg A', log=logged.append) is False
+    assert (work / 'resolved_config.py').read_text() == 'cfg A'
+    (work / 'epoch_1.pth').write_bytes(b'')
+    (work / 'last_checkpoint').write_text(str(work / 'epoch_1.pth'))
+    assert prepare_work_dir(str(work), 'cfg A', log=logged.append) is True  # same config: resume
+    assert (work / 'epoch_1.pth').exists()
+    assert prepare_work_dir(str(work), 'cfg B', log=logged.append) is False  # another config: start over
+    (aside, ) = tmp_path.glob('work.superseded-*')
+    assert (aside / 'epoch_1.pth').exists() and (aside / 'resolved_config.py').read_text() == 'cfg A'
+    assert sorted(p.name for p in work.iterdir()) == ['resolved_config.py']
+    assert (work / 'resolved_config.py').read_text() == 'cfg B'
+    assert logged[-2].startswith(f'the checkpoints in {work} were trained with another config: moved to {aside}')
+    assert logged[-1] == 'starting fresh'
+
+
 def _finished_work_dir(work, epochs):
-    """A work dir as a finished training leaves it: checkpoint, wall time, scalars, per-epoch detections."""
+    """A work dir as a finished training leaves it: checkpoints, wall time, scalars, resolved config."""
     _write_scalars(work / '20260101_000000' / 'vis_data', [dict(step=1, lr=0.1, loss=1.0)])
-    (work / 'detections').mkdir()
     for epoch in epochs:
-        (work / 'detections' / f'epoch_{epoch}.bbox.json').write_text(json.dumps([dict(new=epoch)]))
-    (work / f'epoch_{epochs[-1]}.pth').write_bytes(b'')
-    (work / 'last_checkpoint').write_text(str(work / f'epoch_{epochs[-1]}.pth'))
+        (work / f'epoch_{epoch}.pth').write_bytes(b'')
+    (work / 'last_checkpoint').write_text(str((work / f'epoch_{epochs[-1]}.pth').resolve()))
     (work / 'wall_time.json').write_text(json.dumps(dict(seconds=3.0)))
     (work / 'resolved_config.py').write_text('resolved = 1\n')
 
 
-def test_finalize_replaces_the_epoch_detections_of_an_earlier_training(tmp_path):
-    work, run = tmp_path / 'work', tmp_path / 'run'
+def _finalize(run, work, **kwargs):
+    settings = dict(world_size=1, max_epochs=2, config='c.py', seed=0, dataset='synthetic', data_root='d',
+                    cfg_options={'train_cfg.max_epochs': 2})
+    settings.update(kwargs)
+    return finalize(str(run), str(work), _cfg(), **settings)
+
+
+def test_finalize_writes_the_run_folder_with_relative_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    work, run = tmp_path / 'results' / 'work' / 'r', tmp_path / 'results' / 'runs' / 'r'
+    work.mkdir(parents=True)
     _finished_work_dir(work, epochs=[1, 2])
-    # the run dir still holds the detections of an earlier training of three epochs
+    (work / 'epoch_3.pth.tmp').write_bytes(b'')  # not a checkpoint
+    manifest = _finalize(run, Path('results/work/r'))
+    assert sorted(p.name for p in run.iterdir()) == ['config.py', 'scalars.json', 'train_manifest.json']
+    stored = json.loads((run / 'train_manifest.json').read_text())
+    assert stored['checkpoint'] == '../../work/r/epoch_2.pth' and stored['work_dir'] == '../../work/r'
+    assert stored['epoch_checkpoints'] == {'1': '../../work/r/epoch_1.pth', '2': '../../work/r/epoch_2.pth'}
+    assert stored['wall_time_s'] == 3.0 and stored['cfg_options'] == ['train_cfg.max_epochs=2']
+    assert stored['config_sha256'] == run_folder.sha256_file(work / 'resolved_config.py')
+    assert 'epoch_detections' not in stored
+    assert manifest == run_record.read_manifest(str(run))
+    assert Path(manifest['checkpoint']).resolve() == (work / 'epoch_2.pth').resolve()
+    assert (run / 'config.py').read_text() == 'resolved = 1\n'
+    assert [json.loads(line) for line in (run / 'scalars.json').read_text().splitlines()] == \
+        [dict(step=1, lr=0.1, loss=1.0)]
+
+
+def test_finalize_leaves_the_other_tools_files_alone(tmp_path):
+    work, run = tmp_path / 'work', tmp_path / 'run'
+    work.mkdir()
+    _finished_work_dir(work, epochs=[1, 2])
+    # files of the evaluation and of the epoch detections of an earlier training of the run
     (run / 'detections').mkdir(parents=True)
-    for epoch in (1, 2, 3):
-        (run / 'detections' / f'epoch_{epoch}.bbox.json').write_text(json.dumps([dict(old=epoch)]))
-    (run / 'detections' / 'final.bbox.json').write_text('[]')  # the evaluation's output: not the training's
-    # the evaluation's record of how it made its epoch files goes with them
-    (run / 'detections' / 'epoch_detections.json').write_text(json.dumps({'3': dict(source='evaluate', max_images=2)}))
-    args = SimpleNamespace(run_dir=str(run), work_dir=str(work), config='c.py', seed=0, dataset='synthetic',
-                           data_root='d', cfg_options=None)
-    runner = SimpleNamespace(world_size=1, max_epochs=2)
-    manifest = finalize_run(runner, _cfg(), args, str(work / 'resolved_config.py'))
-    epoch_files = sorted(p.name for p in (run / 'detections').glob('epoch_*.bbox.json'))
-    assert epoch_files == ['epoch_1.bbox.json', 'epoch_2.bbox.json'] == manifest['epoch_detections']
-    for epoch in (1, 2):
-        assert json.loads((run / 'detections' / f'epoch_{epoch}.bbox.json').read_text()) == [dict(new=epoch)]
-    assert (run / 'detections' / 'final.bbox.json').exists()
-    assert not (run / 'detections' / 'epoch_detections.json').exists()
-    assert (run / 'train_manifest.json').exists()
+    (run / 'detections' / 'final.bbox.json').write_text('[]')
+    (run / 'epoch_detections').mkdir()
+    (run / 'epoch_detections' / 'epoch_3.bbox.json').write_text('[]')
+    _finalize(run, work)
+    assert (run / 'detections' / 'final.bbox.json').read_text() == '[]'
+    assert os.listdir(run / 'epoch_detections') == ['epoch_3.bbox.json']
+    assert os.listdir(run / 'detections') == ['final.bbox.json']
+
+
+def test_finalize_without_checkpoint_is_named(tmp_path):
+    work, run = tmp_path / 'work', tmp_path / 'run'
+    work.mkdir()
+    _finished_work_dir(work, epochs=[1])
+    (work / 'last_checkpoint').unlink()
+    (work / 'epoch_1.pth').unlink()
+    with pytest.raises(RuntimeError, match='no checkpoint was saved'):
+        _finalize(run, work)
+    assert not (run / 'train_manifest.json').exists()
 
 
 def _train_args(tmp_path, config, data_root, dataset='synthetic'):
@@ -142,7 +193,7 @@ def _train_args(tmp_path, config, data_root, dataset='synthetic'):
 
 def _layout(root, dataset):
     for split in ('train', 'val'):
-        ann, img = train_tool.DATASET_LAYOUTS[dataset][split]
+        ann, img = DATASET_LAYOUTS[dataset][split]
         (root / ann).parent.mkdir(parents=True, exist_ok=True)
         (root / ann).write_text('{}')
         (root / img).mkdir(parents=True, exist_ok=True)
@@ -170,7 +221,7 @@ def test_missing_config_is_one_error_before_anything_is_written(tmp_path, capsys
 def test_data_root_without_the_layout_is_one_error_before_anything_is_written(tmp_path, capsys, dataset):
     config = REPO / 'configs' / 'synthetic' / 'dla.py'
     line = _usage_error(capsys, lambda: train_tool.main(_train_args(tmp_path, config, tmp_path / 'nope', dataset)))
-    layout = train_tool.DATASET_LAYOUTS[dataset]
+    layout = DATASET_LAYOUTS[dataset]
     assert f"--data-root '{tmp_path / 'nope'}' is not a folder" in line and f'--dataset {dataset}' in line
     for path in layout['train'] + layout['val']:
         assert path in line

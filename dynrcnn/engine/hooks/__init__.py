@@ -1,4 +1,5 @@
 """Hooks of the Dynamic R-CNN ablation suite."""
 from .dynamic_rcnn_stats_hook import DynamicRCNNStatsHook
+from .run_wall_time_hook import RunWallTimeHook
 
-__all__ = ['DynamicRCNNStatsHook']
+__all__ = ['DynamicRCNNStatsHook', 'RunWallTimeHook']

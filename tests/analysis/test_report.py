@@ -83,6 +83,21 @@ def test_failed_report_keeps_the_previous_one(runs_copy, fixture_tree, tmp_path,
     assert sorted(p.name for p in out.parent.iterdir()) == ['synthetic']  # no temporary folder left behind
 
 
+def test_a_report_that_breaks_halfway_keeps_the_previous_one(fixture_tree, tmp_path, monkeypatch):
+    """The tables are written, then a figure fails: the previous report is untouched (it is built elsewhere)."""
+    out = tmp_path / 'report' / 'synthetic'
+    assert report.main(cli_args(fixture_tree, fixture_tree['runs'], out)) == 0
+    before = snapshot(out)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError('figure failed')
+    monkeypatch.setattr(report.F, 'training_curves_figure', broken)
+    with pytest.raises(RuntimeError, match='figure failed'):
+        report.main(cli_args(fixture_tree, fixture_tree['runs'], out))
+    assert snapshot(out) == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ['synthetic']
+
+
 def test_a_new_report_replaces_the_old_one_whole(fixture_tree, tmp_path):
     out = tmp_path / 'report'
     (out / 'figures').mkdir(parents=True)

@@ -19,9 +19,11 @@ from matplotlib.collections import PatchCollection
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from dynrcnn.run_record import IOU_KEYS
+
 from . import references as R
 from .outputs import NUM_SAMPLE_IMAGES
-from .runs import IOU_KEYS, read_detections
+from .runs import read_detections
 from .style import ARM_LABELS, ARM_LINESTYLES, ARMS, GT_COLOR, RC_PARAMS, arm_color
 
 ITERATION_LABEL = 'training iteration'
@@ -365,7 +367,8 @@ def sample_detections_figure(by_arm, val_set, image_id, epochs, detections, data
         ax.set_axis_off()
         why = ('no ground truth given (pass --val-ann and --val-images)' if val_set is None else
                'the validation set has fewer annotated images than sample slots' if image_id is None else
-               'no run saved detections/epoch_*.bbox.json')
+               'no run of the default variant' if not arms else
+               'no epoch detections (pass --epoch-detections folders holding epoch_{N}.bbox.json)')
         _no_data(ax, f'Sample detections not drawn: {why}.')
         return fig
     img = _image(val_set, image_id)

@@ -22,8 +22,10 @@ TABLE_CAPTIONS = {
               'seed std as the run-to-run noise.'),
     'sweeps': ('Hyper-parameter sweeps over K_I (iou_topk), K_beta (beta_topk) and C (update interval): AP per '
                'variant and the change against the default; says "no sweep runs" when there are none.'),
-    'runs': ('Runs included in the report: seeds (n), GPUs x images per GPU, learning rate, device, wall time, '
-             'git commit and config hash.'),
+    'runs': ('Runs included in the report: per arm and variant the seeds (n), GPUs x images per GPU, learning rate, '
+             'device, wall time, git commit and config hash; per run its AP, AP50, AP75, APS, APM, APL and AP at '
+             'single IoU thresholds. The CSV is the one per-run table: one row per run with its hyper-parameters, '
+             'every metric and its provenance.'),
     'reference_numbers': ('Every reference number used by the report with its source, split and status '
                           '(verified / derived / unverified).'),
 }

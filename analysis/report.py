@@ -1,20 +1,27 @@
-"""Write every report table and figure of one config family from finished runs.
+"""Write every report table and figure of one config family from the given finished runs.
 
-Usage::
+Usage (R is a run folder results/runs/{family}/{arm}/{variant}/seed{seed}; the workflow passes every run of the
+current config)::
 
-    python -m analysis.report --runs-dir results/runs/synthetic --out-dir reports/synthetic \\
+    python -m analysis.report --metrics R1/metrics.json R2/metrics.json ... --scalars R1/scalars.json ... \\
+        --epoch-detections R1/epoch_detections ... --out-dir results/report/synthetic \\
         --family synthetic --dataset synthetic \\
         --val-ann results/data/synthetic/annotations/instances_val.json --val-images results/data/synthetic/val
 
-It only reads run outputs (never trains, never imports torch). The set of written files is fixed
-(:data:`OUTPUTS`), whatever runs exist. A missing or corrupt run output stops it before anything is
-written, with exit status 2 and one message naming the run and the file.
+It reads exactly the given run files (never scans a folder for runs, never trains, never imports torch). The set
+of written files is fixed (:data:`OUTPUTS`), whatever runs are given. It builds the report in a temporary folder
+next to --out-dir and puts it in place of --out-dir only when complete: a missing or corrupt input stops it with
+exit status 2 and one message naming the run and the file, and leaves --out-dir as it was.
 """
 
 import argparse
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from dynrcnn.fileio import replace_dir
 
 from . import figures as F
 from .references import load_references
@@ -24,13 +31,28 @@ from .tables import build_tables, default_runs
 from .outputs import CATEGORIES, FIGURE_CAPTIONS, FIGURE_EXTS, OUTPUTS, TABLE_CAPTIONS, TABLE_EXTS  # noqa: F401
 
 
-def caption_stem(output):
-    """Caption file stem of an output path: ``tables/ablation.md`` -> ``ablation``."""
-    return Path(output).stem
+#: What --out-dir may hold: the report owns the folder and replaces it whole.
+OUT_DIR_ENTRIES = ('tables', 'figures')
+
+
+class ReportOutputError(Exception):
+    """--out-dir cannot be replaced (it holds something other than a report)."""
+
+
+def captions():
+    """``{stem: caption}`` of every table and figure (one ``{stem}.rst`` file each for ``snakemake --report``)."""
+    return {**TABLE_CAPTIONS, **FIGURE_CAPTIONS}
+
+
+def caption_text(caption):
+    """The content of a caption file."""
+    return caption + '\n'
 
 
 def write_captions(folder):
     """Write one reStructuredText caption per table / figure (``{stem}.rst``) for ``snakemake --report``.
+
+    The workflow's captions are these files, committed in ``workflow/report/captions/`` (a test keeps them equal).
 
     Args:
         folder (str | Path): destination folder (created).
@@ -41,19 +63,24 @@ def write_captions(folder):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for stem, caption in {**TABLE_CAPTIONS, **FIGURE_CAPTIONS}.items():
+    for stem, caption in captions().items():
         path = folder / f'{stem}.rst'
-        path.write_text(caption + '\n', encoding='utf-8')
+        path.write_text(caption_text(caption), encoding='utf-8')
         paths.append(path)
     return paths
 
 
-def build_report(runs_dir, out_dir, family, dataset, val_ann=None, val_images=None, score_thr=0.5, smooth=10):
-    """Read the runs, then write every table and figure of :data:`OUTPUTS`.
+def build_report(metrics_files, scalars_files, epoch_detection_dirs, out_dir, family, dataset, val_ann=None,
+                 val_images=None, score_thr=0.5, smooth=10):
+    """Read the given runs, then write every table and figure of :data:`OUTPUTS` into ``out_dir``.
+
+    ``out_dir`` is written in place; :func:`main` passes a fresh temporary folder.
 
     Args:
-        runs_dir (str | Path): ``results/runs/{family}``.
-        out_dir (str | Path): ``reports/{family}``.
+        metrics_files (list): one ``metrics.json`` per run.
+        scalars_files (list): one ``scalars.json`` per run (matched to its run by folder).
+        epoch_detection_dirs (list): one ``epoch_detections`` folder per run, or none.
+        out_dir (str | Path): destination folder.
         family (str): config family (checked against each run's metrics.json).
         dataset (str): ``synthetic`` or ``coco`` (checked likewise).
         val_ann (str | Path, optional): COCO annotation file of the validation split (sample detections).
@@ -66,7 +93,7 @@ def build_report(runs_dir, out_dir, family, dataset, val_ann=None, val_images=No
     """
     out_dir = Path(out_dir)
     refs = load_references()
-    runs = load_runs(runs_dir, family=family, dataset=dataset)
+    runs = load_runs(metrics_files, scalars_files, epoch_detection_dirs, family=family, dataset=dataset)
     by_arm = default_runs(runs)
     val_set = F.load_val_set(val_ann, val_images) if val_ann is not None else None
     image_ids = val_set.sample_ids() if val_set is not None else []
@@ -95,10 +122,51 @@ def build_report(runs_dir, out_dir, family, dataset, val_ann=None, val_images=No
     return written, runs
 
 
+def check_out_dir(out_dir):
+    """Refuse an --out-dir that holds anything but a report's ``tables/`` and ``figures/`` (it is replaced)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ReportOutputError(f'--out-dir {out_dir}: not a folder')
+    other = sorted(p.name for p in out_dir.iterdir() if p.name not in OUT_DIR_ENTRIES) if out_dir.exists() else []
+    if other:
+        raise ReportOutputError(f'--out-dir {out_dir}: holds {", ".join(other)}, which a report does not; the '
+                                f'report replaces the folder whole, so pass a folder of its own')
+
+
+def replace_report(args):
+    """:func:`build_report` into a temporary folder next to ``args.out_dir``, then put it in place of
+    ``args.out_dir`` (:func:`dynrcnn.fileio.replace_dir`); on any failure ``args.out_dir`` stays as it was.
+
+    Returns:
+        tuple[list[Path], list[Run]]: the files written (under ``args.out_dir``) and the runs read.
+    """
+    out_dir = Path(args.out_dir)
+    check_out_dir(out_dir)
+    parent = out_dir.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    # the new report is built in {tmp}/report (mkdtemp's folder is private; the report folder is an ordinary one)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{out_dir.absolute().name}.tmp-', dir=parent))
+    try:
+        new = tmp / 'report'
+        new.mkdir()
+        written, runs = build_report(args.metrics, args.scalars, args.epoch_detections, new, args.family,
+                                     args.dataset, args.val_ann, args.val_images, args.score_thr, args.smooth)
+        replace_dir(new, out_dir)
+    finally:
+        shutil.rmtree(tmp)
+    return [out_dir / p.relative_to(new) for p in written], runs
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog='python -m analysis.report', description=__doc__.split('\n\n')[0])
-    p.add_argument('--runs-dir', help='folder holding {arm}/{variant}/seed{seed}/ (results/runs/{family})')
-    p.add_argument('--out-dir', help='report folder (reports/{family}); tables/ and figures/ are written in it')
+    p.add_argument('--metrics', nargs='+', default=[], metavar='FILE',
+                   help='metrics.json of every run, in its run folder {arm}/{variant}/seed{seed}/')
+    p.add_argument('--scalars', nargs='+', default=[], metavar='FILE',
+                   help='scalars.json of every run (matched to its metrics.json by run folder)')
+    p.add_argument('--epoch-detections', nargs='+', default=[], metavar='DIR',
+                   help='epoch_detections folder of every run, for the sample detections (optional)')
+    p.add_argument('--out-dir', help='report folder (results/report/{family}), replaced whole when the report is '
+                   'complete; it holds tables/ and figures/ only')
     p.add_argument('--family', help='config family, e.g. synthetic or coco_r50_fpn_1x')
     p.add_argument('--dataset', choices=('synthetic', 'coco'), help='dataset the runs were evaluated on')
     p.add_argument('--val-ann', help='COCO annotation file of the validation split (for the sample detections)')
@@ -109,8 +177,8 @@ def parse_args(argv=None):
                    help='only write one {stem}.rst caption per output for snakemake --report, then exit')
     args = p.parse_args(argv)
     if args.write_captions is None:
-        missing = [f'--{k.replace("_", "-")}' for k in ('runs_dir', 'out_dir', 'family', 'dataset')
-                   if getattr(args, k) is None]
+        missing = [f'--{k.replace("_", "-")}' for k in ('metrics', 'scalars', 'out_dir', 'family', 'dataset')
+                   if not getattr(args, k)]
         if missing:
             p.error(f'the following arguments are required: {", ".join(missing)}')
         if args.val_images is not None and args.val_ann is None:
@@ -129,9 +197,8 @@ def main(argv=None):
         return 0
     start = time.perf_counter()
     try:
-        written, runs = build_report(args.runs_dir, args.out_dir, args.family, args.dataset, args.val_ann,
-                                     args.val_images, args.score_thr, args.smooth)
-    except (RunOutputError, F.ReportInputError) as e:
+        written, runs = replace_report(args)
+    except (RunOutputError, F.ReportInputError, ReportOutputError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     counts = ', '.join(f'{arm} n={len(rs)}' for arm, rs in default_runs(runs).items())

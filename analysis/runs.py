@@ -1,7 +1,10 @@
-"""Read finished runs (``{runs_dir}/{arm}/{variant}/seed{seed}/``) and validate them.
+"""Read the runs the report is given and validate them.
 
-Everything is read and checked before any report file is written, so a missing or corrupt run
-output stops the report with one message that names the run and the file.
+The report reads exactly the files it is passed (the workflow passes those of the runs in the current config): a
+run folder ``.../{arm}/{variant}/seed{seed}/`` left from an earlier config is not looked at. ``metrics.json`` and
+``scalars.json`` are read and checked by :mod:`dynrcnn.run_record`, the owner of their format. Everything is read
+and checked before any report file is written, so a missing or corrupt run output stops the report with one message
+that names the run and the file.
 """
 
 import json
@@ -10,19 +13,23 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .style import ARMS
+from dynrcnn.run_record import (
+    ARMS,
+    DEFAULT_VARIANT,
+    HYPERPARAMETERS,
+    IOU_KEYS,
+    SUMMARY_METRICS,
+    RunRecordError,
+    epoch_detection_files,
+    parse_variant,
+    read_metrics,
+    read_scalars,
+    run_name,
+)
 
-BASIC_METRICS = ('AP', 'AP50', 'AP75', 'APS', 'APM', 'APL')
-# '%.2f' keys: np.linspace holds 0.8999999999999999, formatting gives '0.90'.
-IOU_KEYS = tuple(f'{t:.2f}' for t in np.linspace(0.5, 0.95, 10))
-HYPERPARAMETERS = ('iou_topk', 'beta_topk', 'update_iter_interval')
-DEFAULT_VARIANT = 'default'
-VARIANT_RE = re.compile(r'^ki(\d+)-kb(\d+)-c(\d+)$')
-SEED_RE = re.compile(r'^seed(\d+)$')
-DETECTION_RE = re.compile(r'^epoch_(\d+)\.bbox\.json$')
+SEED_RE = re.compile(r'seed([0-9]+)')
 
 
 class RunOutputError(Exception):
@@ -38,6 +45,7 @@ class Run:
         variant (str): ``default`` or ``ki{K_I}-kb{K_beta}-c{C}``.
         seed (int): random seed.
         path (Path): the run folder.
+        family (str): config family.
         dataset (str): ``synthetic`` or ``coco``.
         metrics (dict): metric name -> fraction in [0, 1], NaN where COCOeval gave -1 (undefined).
             Names: ``AP``, ``AP50``, ``AP75``, ``APS``, ``APM``, ``APL`` and ``AP@0.50`` ... ``AP@0.95``.
@@ -45,13 +53,14 @@ class Run:
         provenance (dict): the ``provenance`` block of metrics.json.
         train (pd.DataFrame): training scalars, one row per logged iteration, column ``step``.
         val (pd.DataFrame): validation scalars, one row per evaluation, column ``step`` (= epoch).
-        detections (dict): epoch -> path of ``detections/epoch_{N}.bbox.json``.
+        detections (dict): epoch -> path of ``epoch_detections/epoch_{N}.bbox.json`` (empty when not given).
     """
 
     arm: str
     variant: str
     seed: int
     path: Path
+    family: str
     dataset: str
     metrics: dict
     hyperparameters: dict
@@ -63,105 +72,34 @@ class Run:
     @property
     def name(self):
         """str: ``{arm}/{variant}/seed{seed}``, the name used in messages."""
-        return f'{self.arm}/{self.variant}/seed{self.seed}'
+        return run_name(self.arm, self.variant, self.seed)
 
 
-def _fail(run_name, path, problem, fix):
-    raise RunOutputError(f'run {run_name}: {path}: {problem}. {fix}')
+def _fail(name, path, problem, fix):
+    raise RunOutputError(f'run {name}: {path}: {problem}. {fix}')
 
 
 def _number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _metric(run_name, path, where, value):
-    """A COCOeval number as a fraction; -1 (undefined) becomes NaN."""
-    if not _number(value) or not (value == -1 or 0 <= value <= 1):
-        _fail(run_name, path, f'{where} is {value!r}, expected a fraction in [0, 1] or -1 (undefined)',
-              'Metrics must be COCOeval fractions; re-run the evaluation step of this run')
-    return float('nan') if value == -1 else float(value)
+def fractions(metrics):
+    """The ``metrics`` block of a checked metrics.json as :attr:`Run.metrics` (-1, undefined, becomes NaN)."""
+    values = {k: metrics[k] for k in SUMMARY_METRICS}
+    values.update({f'AP@{k}': metrics['AP_at_iou'][k] for k in IOU_KEYS})
+    return {k: float('nan') if v == -1 else float(v) for k, v in values.items()}
 
 
-def read_metrics(path, run_name, arm, variant, seed):
-    """Read and check one metrics.json against the run's folder.
+def scalar_frames(train, val):
+    """Training and validation lines (:func:`dynrcnn.run_record.read_scalars`) as frames sorted by ``step``.
 
-    Args:
-        path (Path): the metrics.json file.
-        run_name (str): name for messages.
-        arm (str): arm from the folder name.
-        variant (str): variant from the folder name.
-        seed (int): seed from the folder name.
+    COCOeval's -1 in a validation line's ``coco/...`` value means undefined (no ground truth in that range), not
+    a score: it becomes NaN.
 
     Returns:
-        tuple[dict, dict, dict, dict]: metrics, hyperparameters, provenance and the ``run`` block.
+        tuple[pd.DataFrame, pd.DataFrame]
     """
-    fix = 'Re-run this run\'s evaluation (delete the file and let the pipeline regenerate it)'
-    if not path.is_file():
-        _fail(run_name, path, 'missing', fix)
-    try:
-        data = json.loads(path.read_text(encoding='utf-8'))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        _fail(run_name, path, f'not valid JSON ({e})', fix)
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), dict) for k in ('run', 'metrics')):
-        _fail(run_name, path, 'expected an object with "run" and "metrics" objects', fix)
-    run, raw = data['run'], data['metrics']
-    for key, expected in (('arm', arm), ('variant', variant), ('seed', seed)):
-        if run.get(key) != expected:
-            _fail(run_name, path, f'run.{key} is {run.get(key)!r} but the folder says {expected!r}',
-                  'The file belongs to another run; regenerate it')
-    dataset = run.get('dataset')
-    if dataset not in ('synthetic', 'coco'):
-        _fail(run_name, path, f'run.dataset is {dataset!r}, expected "synthetic" or "coco"', fix)
-    hyper = run.get('hyperparameters')
-    if not isinstance(hyper, dict) or not all(_number(hyper.get(k)) for k in HYPERPARAMETERS):
-        _fail(run_name, path, f'run.hyperparameters must hold numbers {", ".join(HYPERPARAMETERS)}', fix)
-    metrics = {}
-    for key in BASIC_METRICS:
-        if key not in raw:
-            _fail(run_name, path, f'metrics.{key} is missing', fix)
-        metrics[key] = _metric(run_name, path, f'metrics.{key}', raw[key])
-    per_iou = raw.get('AP_at_iou')
-    if not isinstance(per_iou, dict) or set(IOU_KEYS) - set(per_iou):
-        _fail(run_name, path, f'metrics.AP_at_iou must hold the keys {", ".join(IOU_KEYS)}', fix)
-    for key in IOU_KEYS:
-        metrics[f'AP@{key}'] = _metric(run_name, path, f'metrics.AP_at_iou["{key}"]', per_iou[key])
-    provenance = data.get('provenance') if isinstance(data.get('provenance'), dict) else {}
-    return metrics, {k: hyper[k] for k in HYPERPARAMETERS}, provenance, run
-
-
-def read_scalars(path, run_name):
-    """Read mmengine's ``scalars.json`` (JSON lines) into training and validation frames.
-
-    A line with a ``coco/...`` key is a validation line (``step`` = epoch); any other line is a
-    training line (``step`` = iteration).
-
-    Args:
-        path (Path): the scalars.json file.
-        run_name (str): name for messages.
-
-    Returns:
-        tuple[pd.DataFrame, pd.DataFrame]: training rows and validation rows, sorted by ``step``.
-    """
-    fix = 'Copy the training\'s vis_data/scalars.json again (or re-run the training)'
-    if not path.is_file():
-        _fail(run_name, path, 'missing', fix)
-    train, val = [], []
-    with open(path, encoding='utf-8') as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                _fail(run_name, path, f'line {number} is not valid JSON ({e})', fix)
-            if not isinstance(row, dict) or not _number(row.get('step')):
-                _fail(run_name, path, f'line {number} has no numeric "step"', fix)
-            (val if any(k.startswith('coco/') for k in row) else train).append(row)
-    if not train:
-        _fail(run_name, path, 'no training iterations logged', fix)
-    for row in val:
-        # COCOeval's -1 means undefined (no ground truth in that range), not a score
-        row.update({k: float('nan') for k, v in row.items() if k.startswith('coco/') and v == -1})
+    val = [{k: float('nan') if k.startswith('coco/') and v == -1 else v for k, v in row.items()} for row in val]
     frames = []
     for rows in (train, val):
         frame = pd.DataFrame(rows) if rows else pd.DataFrame({'step': pd.Series(dtype=float)})
@@ -169,111 +107,122 @@ def read_scalars(path, run_name):
     return frames[0], frames[1]
 
 
-def find_detections(run_dir, run_name):
-    """Per-epoch detection files of a run.
-
-    Args:
-        run_dir (Path): the run folder.
-        run_name (str): name for messages.
-
-    Returns:
-        dict[int, Path]: epoch -> ``detections/epoch_{N}.bbox.json``.
-    """
-    folder = run_dir / 'detections'
-    if not folder.is_dir():
-        _fail(run_name, folder, 'missing',
-              'The evaluation must save detections/epoch_{N}.bbox.json per checkpoint; re-run it')
-    found = {}
-    for p in folder.iterdir():
-        m = DETECTION_RE.match(p.name)
-        if m:
-            found[int(m.group(1))] = p
-    return dict(sorted(found.items()))
-
-
-def read_detections(path, run_name, image_ids=None):
+def read_detections(path, name, image_ids=None):
     """Read a COCO result-format detection file.
 
     Args:
-        path (Path): ``detections/*.bbox.json``.
-        run_name (str): name for messages.
+        path (Path): ``epoch_detections/epoch_{N}.bbox.json``.
+        name (str): the run's name, for messages.
         image_ids (set[int], optional): keep only these images.
 
     Returns:
         list[dict]: detections with ``image_id``, ``category_id``, ``bbox`` (x, y, w, h), ``score``.
     """
-    fix = 'Re-run this run\'s evaluation to rewrite its detections'
+    fix = 'Delete the run\'s epoch_detections folder so that the pipeline makes it again'
     try:
         data = json.loads(Path(path).read_text(encoding='utf-8'))
     except FileNotFoundError:
-        _fail(run_name, path, 'missing', fix)
+        _fail(name, path, 'missing', fix)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        _fail(run_name, path, f'not valid JSON ({e})', fix)
+        _fail(name, path, f'not valid JSON ({e})', fix)
     if not isinstance(data, list):
-        _fail(run_name, path, 'expected a JSON list of detections (COCO result format)', fix)
+        _fail(name, path, 'expected a JSON list of detections (COCO result format)', fix)
     kept = []
     for i, det in enumerate(data):
         if (not isinstance(det, dict) or not _number(det.get('score')) or not isinstance(det.get('bbox'), list)
                 or len(det['bbox']) != 4 or 'image_id' not in det):
-            _fail(run_name, path, f'entry {i} is not a COCO detection (image_id, bbox [x, y, w, h], score)', fix)
+            _fail(name, path, f'entry {i} is not a COCO detection (image_id, bbox [x, y, w, h], score)', fix)
         if image_ids is None or det['image_id'] in image_ids:
             kept.append(det)
     return kept
 
 
-def _subdirs(folder):
-    # Hidden folders (.snakemake, editor state) are not runs.
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith('.'))
+def parse_run_folder(folder):
+    """``(arm, variant, seed)`` of a run folder ``.../{arm}/{variant}/seed{seed}``.
+
+    Raises:
+        RunOutputError: the folder is not shaped like that.
+    """
+    folder = Path(folder)
+    arm, variant, seed_dir = folder.parent.parent.name, folder.parent.name, folder.name
+    match = SEED_RE.fullmatch(seed_dir)
+    if arm not in ARMS:
+        problem = f'arm folder {arm!r} is not one of {", ".join(ARMS)}'
+    elif not match:
+        problem = f'{seed_dir!r} is not a seed folder seed{{N}}'
+    else:
+        try:
+            parse_variant(variant)
+            return arm, variant, int(match.group(1))
+        except ValueError as e:
+            problem = str(e)
+    raise RunOutputError(f'{folder}: not a run folder {{arm}}/{{variant}}/seed{{N}} ({problem})')
 
 
-def load_runs(runs_dir, family=None, dataset=None):
-    """Find, read and validate every run under ``runs_dir``.
+def _by_folder(option, paths):
+    """``{run folder: path}`` of the files given with ``option`` (the run folder is a file's parent)."""
+    found = {}
+    for path in map(Path, paths):
+        folder = path.absolute().parent
+        if folder in found:
+            raise RunOutputError(f'{option}: {found[folder]} and {path} are in the same run folder')
+        found[folder] = path
+    return found
+
+
+def load_runs(metrics_files, scalars_files, epoch_detection_dirs=(), family=None, dataset=None):
+    """Read and validate exactly the given runs; no folder is scanned for others.
+
+    A run is the folder ``.../{arm}/{variant}/seed{seed}`` that holds its ``metrics.json``; its ``scalars.json``
+    and its ``epoch_detections`` folder are matched to it by their parent folder. A run without one of them, or a
+    file of no given run, is an error.
 
     Args:
-        runs_dir (str | Path): ``results/runs/{family}``, holding ``{arm}/{variant}/seed{seed}/``.
+        metrics_files (list[str | Path]): one ``metrics.json`` per run.
+        scalars_files (list[str | Path]): one ``scalars.json`` per run.
+        epoch_detection_dirs (list[str | Path]): one ``epoch_detections`` folder per run, or none at all (the
+            sample-detection figures then say so).
         family (str, optional): expected ``run.family`` (checked when given).
         dataset (str, optional): expected ``run.dataset`` (checked when given).
 
     Returns:
-        list[Run]: sorted by arm order, variant, seed.
+        list[Run]: sorted by arm order, variant (``default`` first), seed.
+
+    Raises:
+        RunOutputError: naming the run and the file.
     """
-    runs_dir = Path(runs_dir)
-    if not runs_dir.is_dir():
-        raise RunOutputError(f'runs directory {runs_dir} does not exist; run the trainings first '
-                             f'(or pass the right --runs-dir)')
+    metrics = _by_folder('--metrics', metrics_files)
+    if not metrics:
+        raise RunOutputError('no runs given: pass the metrics.json of every run with --metrics')
+    scalars = _by_folder('--scalars', scalars_files)
+    epoch_dirs = _by_folder('--epoch-detections', epoch_detection_dirs)
+    for option, given in (('--scalars', scalars), ('--epoch-detections', epoch_dirs)):
+        for folder, path in given.items():
+            if folder not in metrics:
+                raise RunOutputError(f'{option} {path}: no --metrics file of its run folder {path.parent} was '
+                                     'given (pass all files of a run, or none)')
     runs = []
-    for arm_dir in _subdirs(runs_dir):
-        if arm_dir.name not in ARMS:
-            raise RunOutputError(f'{arm_dir}: unknown arm folder {arm_dir.name!r}; expected one of '
-                                 f'{", ".join(ARMS)} (move unrelated folders out of {runs_dir})')
-        for variant_dir in _subdirs(arm_dir):
-            variant = variant_dir.name
-            if variant != DEFAULT_VARIANT and not VARIANT_RE.match(variant):
-                raise RunOutputError(f'{variant_dir}: variant folder {variant!r} is neither "default" nor '
-                                     f'ki{{K_I}}-kb{{K_beta}}-c{{C}}')
-            for seed_dir in _subdirs(variant_dir):
-                m = SEED_RE.match(seed_dir.name)
-                if not m:
-                    raise RunOutputError(f'{seed_dir}: expected a seed folder named seed{{N}}')
-                runs.append(_load_run(seed_dir, arm_dir.name, variant, int(m.group(1)), family, dataset))
-    if not runs:
-        raise RunOutputError(f'no runs found under {runs_dir} (expected {{arm}}/{{variant}}/seed{{N}}/metrics.json)')
+    for folder, metrics_path in metrics.items():
+        arm, variant, seed = parse_run_folder(metrics_path.absolute().parent)
+        name = run_name(arm, variant, seed)
+        for option, given in (('--scalars', scalars), ('--epoch-detections', epoch_dirs)):
+            if folder not in given and (given or option == '--scalars'):
+                raise RunOutputError(f'run {name}: {option} has no file of its run folder {metrics_path.parent}')
+        expect = dict(arm=arm, variant=variant, seed=seed, family=family, dataset=dataset)
+        try:
+            record = read_metrics(metrics_path, expect={k: v for k, v in expect.items() if v is not None})
+            train, val = scalar_frames(*read_scalars(scalars[folder]))
+        except RunRecordError as e:
+            raise RunOutputError(f'run {name}: {e}') from None
+        detections = {}
+        if epoch_dirs:
+            if not epoch_dirs[folder].is_dir():
+                _fail(name, epoch_dirs[folder], 'missing (not a folder)',
+                      'Let the pipeline make the run\'s epoch detections again')
+            detections = {e: Path(p) for e, p in epoch_detection_files(epoch_dirs[folder]).items()}
+        block = record['run']
+        runs.append(Run(arm=arm, variant=variant, seed=seed, path=metrics_path.parent, family=block['family'],
+                        dataset=block['dataset'], metrics=fractions(record['metrics']),
+                        hyperparameters={k: block['hyperparameters'][k] for k in HYPERPARAMETERS},
+                        provenance=record['provenance'], train=train, val=val, detections=detections))
     return sorted(runs, key=lambda r: (ARMS.index(r.arm), r.variant != DEFAULT_VARIANT, r.variant, r.seed))
-
-
-def _load_run(seed_dir, arm, variant, seed, family, dataset):
-    name = f'{arm}/{variant}/seed{seed}'
-    metrics_path = seed_dir / 'metrics.json'
-    metrics, hyper, provenance, run_block = read_metrics(metrics_path, name, arm, variant, seed)
-    for key, expected, option in (('dataset', dataset, '--dataset'), ('family', family, '--family')):
-        if expected is not None and run_block.get(key) != expected:
-            _fail(name, metrics_path, f'run.{key} is {run_block.get(key)!r} but the report was asked for '
-                  f'{expected!r}', f'Pass the matching {option} or --runs-dir')
-    m = VARIANT_RE.match(variant)
-    if m and tuple(int(v) for v in m.groups()) != tuple(hyper[k] for k in HYPERPARAMETERS):
-        _fail(name, metrics_path, f'run.hyperparameters {hyper} do not match the variant folder {variant!r}',
-              'The file belongs to another run; regenerate it')
-    train, val = read_scalars(seed_dir / 'scalars.json', name)
-    return Run(arm=arm, variant=variant, seed=seed, path=seed_dir, dataset=run_block['dataset'], metrics=metrics,
-               hyperparameters=hyper, provenance=provenance, train=train, val=val,
-               detections=find_detections(seed_dir, name))

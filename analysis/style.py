@@ -1,10 +1,13 @@
-"""One place for arm order, names and colours, so every table and figure agrees."""
+"""One place for arm names and colours, so every table and figure agrees (the arms and their order are
+:data:`dynrcnn.run_record.ARMS`)."""
 
 import matplotlib
 
+from dynrcnn.run_record import ARMS
+
 matplotlib.use('Agg')  # the report runs headless (pipeline jobs, CI)
 
-ARMS = ('baseline', 'dla', 'dsl', 'dynamic_rcnn')
+__all__ = ['ARMS', 'ARM_LABELS', 'ARM_COLORS', 'ARM_LINESTYLES', 'GT_COLOR', 'RC_PARAMS', 'arm_color']
 
 ARM_LABELS = {
     'baseline': 'Baseline (Faster R-CNN)',

@@ -12,15 +12,19 @@ from pathlib import Path
 
 import pandas as pd
 
+from dynrcnn.run_record import DEFAULT_VARIANT, HYPERPARAMETERS, SUMMARY_METRICS
+
 from . import references as R
-from .runs import BASIC_METRICS, DEFAULT_VARIANT, HYPERPARAMETERS
 from .stats import fmt, fmt_gain, fmt_summary, gain, summarize
 from .style import ARM_LABELS, ARMS
 
 ABLATION_METRICS = ('AP', 'AP50', 'AP60', 'AP70', 'AP80', 'AP90')
-BREAKDOWN_METRICS = BASIC_METRICS
+BREAKDOWN_METRICS = SUMMARY_METRICS
 GAIN_METRICS = ('AP', 'AP50', 'AP60', 'AP70', 'AP75', 'AP80', 'AP90', 'APS', 'APM', 'APL')
 SWEEP_METRICS = ('AP', 'AP50', 'AP75', 'AP90')
+#: Per-run metrics of the runs table: Markdown / LaTeX, and CSV (COCOeval's summary, then AP at each other IoU).
+RUN_METRICS = SUMMARY_METRICS + ('AP60', 'AP70', 'AP80', 'AP90')
+RUN_CSV_METRICS = SUMMARY_METRICS + tuple(f'AP{t}' for t in range(55, 100, 5) if t != 75)
 
 SYNTHETIC_NOTE = ('Dataset: synthetic. The paper\'s and the other references\' numbers are for COCO and are '
                   'shown for layout only: differences against them say nothing about the reproduction.')
@@ -29,6 +33,38 @@ SEEDS_NOTE = ('Ours: mean ± sample standard deviation (ddof = 1) over the n see
               'COCOeval AP in percent; with n = 1 the single value is shown; "—": no run or no reference '
               'number; "undef.": COCOeval gives -1 (no ground truth in that range).')
 CSV_FLOAT_FORMAT = '%.4f'
+
+
+@dataclass
+class Part:
+    """A further tabular printed under a table's main one (same notes, same CSV).
+
+    Args:
+        title (str): its heading.
+        header (list[str]): column names.
+        rows (list[list[str]]): display cells.
+    """
+
+    title: str
+    header: list
+    rows: list
+
+
+def _md_tabular(header, rows):
+    esc = lambda s: str(s).replace('|', '\\|')  # noqa: E731
+    lines = ['| ' + ' | '.join(esc(h) for h in header) + ' |', '|' + '|'.join('---' for _ in header) + '|']
+    return lines + ['| ' + ' | '.join(esc(c) for c in row) + ' |' for row in rows]
+
+
+def _latex_tabular(header, rows):
+    """Lines of a booktabs tabular; a wide one is scaled to the text width (needs graphicx)."""
+    wide = len(header) > 8
+    lines = [r'\resizebox{\linewidth}{!}{%'] if wide else []
+    lines += [rf'\begin{{tabular}}{{{"l" + "r" * (len(header) - 1)}}}', r'\toprule',
+              ' & '.join(latex_escape(h) for h in header) + r' \\', r'\midrule']
+    lines += [' & '.join(latex_escape(c) for c in row) + r' \\' for row in rows]
+    lines += [r'\bottomrule', r'\end{tabular}']
+    return lines + (['}'] if wide else [])
 
 
 @dataclass
@@ -43,6 +79,7 @@ class Table:
         notes (list[str]): paragraphs printed under the table.
         data (pd.DataFrame): machine-readable content, written as the CSV.
         preface (list[str]): lines printed in bold above the table (the dataset warning).
+        parts (list[Part]): further tabulars printed under the main one, before the notes.
     """
 
     name: str
@@ -52,15 +89,15 @@ class Table:
     notes: list
     data: pd.DataFrame
     preface: list = field(default_factory=list)
+    parts: list = field(default_factory=list)
 
     def to_markdown(self):
         """str: the table as GitHub-flavoured Markdown with its notes."""
-        esc = lambda s: str(s).replace('|', '\\|')  # noqa: E731
         lines = [f'## {self.title}', '']
         lines += [f'**{p}**\n' for p in self.preface]
-        lines.append('| ' + ' | '.join(esc(h) for h in self.header) + ' |')
-        lines.append('|' + '|'.join('---' for _ in self.header) + '|')
-        lines += ['| ' + ' | '.join(esc(c) for c in row) + ' |' for row in self.rows]
+        lines += _md_tabular(self.header, self.rows)
+        for part in self.parts:
+            lines += ['', f'### {part.title}', ''] + _md_tabular(part.header, part.rows)
         if self.notes:
             lines += ['', 'Notes:', '']
             lines += [f'- {n}' for n in self.notes]
@@ -68,20 +105,15 @@ class Table:
 
     def to_latex(self):
         """str: a booktabs ``table`` environment with the notes under the tabular."""
-        spec = 'l' + 'r' * (len(self.header) - 1)
         lines = [r'% requires \usepackage{booktabs}', r'\begin{table}[htbp]', r'\centering', r'\small',
                  rf'\caption{{{latex_escape(self.title)}}}', rf'\label{{tab:{self.name}}}']
         lines += [rf'\textbf{{{latex_escape(p)}}}\par\medskip' for p in self.preface]
-        wide = len(self.header) > 8  # scale wide tables to the text width (needs graphicx)
-        if wide:
+        lines += _latex_tabular(self.header, self.rows)
+        for part in self.parts:
+            lines += [r'\par\medskip', rf'\textbf{{{latex_escape(part.title)}}}\par\smallskip']
+            lines += _latex_tabular(part.header, part.rows)
+        if any(len(h) > 8 for h in [self.header] + [p.header for p in self.parts]):
             lines[0] += ', \\usepackage{graphicx}'
-            lines.append(r'\resizebox{\linewidth}{!}{%')
-        lines += [rf'\begin{{tabular}}{{{spec}}}', r'\toprule',
-                  ' & '.join(latex_escape(h) for h in self.header) + r' \\', r'\midrule']
-        lines += [' & '.join(latex_escape(c) for c in row) + r' \\' for row in self.rows]
-        lines += [r'\bottomrule', r'\end{tabular}']
-        if wide:
-            lines.append('}')
         if self.notes:
             lines += [r'\par\smallskip', r'\begin{minipage}{\linewidth}\footnotesize']
             lines += [latex_escape(n) + r'\par' for n in self.notes]
@@ -125,7 +157,7 @@ def latex_escape(text):
 
 def metric_key(name):
     """Key of a table metric in :attr:`Run.metrics` (``AP60`` -> ``AP@0.60``)."""
-    if name in BASIC_METRICS:
+    if name in SUMMARY_METRICS:
         return name
     m = re.fullmatch(r'AP(\d\d)', name)
     if not m:
@@ -427,7 +459,8 @@ def _prov(runs, key, fmt_one=str):
 
 
 def runs_table(runs, dataset):
-    """Inventory of the runs read: seeds, batch, learning rate, device, time, code and config versions.
+    """The runs read: per arm and variant their seeds, batch, learning rate, device, time, code and config
+    versions; per run its metrics. The CSV has one row per run with all of it (the one per-run table).
 
     Args:
         runs (list[Run]): all runs.
@@ -438,7 +471,7 @@ def runs_table(runs, dataset):
     """
     header = ['Arm', 'Variant', 'Seeds', 'n', 'GPUs × img/GPU', 'lr', 'Device', 'Wall time / run (min)',
               'git commit', 'config sha256']
-    rows, data = [], []
+    rows, data, per_run = [], [], []
     for (arm, variant), rs in group_runs(runs).items():
         batch = sorted({f'{r.provenance.get("gpus", "?") or "CPU"} × {r.provenance.get("images_per_gpu", "?")}'
                         for r in rs})
@@ -451,13 +484,20 @@ def runs_table(runs, dataset):
                      _prov(rs, 'lr', lambda v: f'{v:g}' if isinstance(v, (int, float)) else str(v)),
                      _prov(rs, 'device'), wall, commit, sha])
         for r in rs:
-            data.append(dict(arm=arm, variant=variant, seed=r.seed, dataset=r.dataset, **r.hyperparameters,
+            per_run.append([ARM_LABELS[arm], variant, str(r.seed)] + [fmt_summary(summarize(percent([r], m)))
+                                                                      for m in RUN_METRICS])
+            data.append(dict(arm=arm, variant=variant, seed=r.seed, family=r.family, dataset=r.dataset,
+                             **r.hyperparameters, **{m: percent([r], m)[0] for m in RUN_CSV_METRICS},
                              gpus=r.provenance.get('gpus'), images_per_gpu=r.provenance.get('images_per_gpu'),
                              lr=r.provenance.get('lr'), device=r.provenance.get('device'),
                              wall_time_s=r.provenance.get('wall_time_s'), git_commit=r.provenance.get('git_commit'),
                              config_sha256=r.provenance.get('config_sha256'), path=str(r.path)))
     notes = [dataset_note(dataset),
-             'One row per arm and variant; several values in a cell mean the seeds differ in that respect.']
+             'One row per arm and variant; several values in a cell mean the seeds differ in that respect.',
+             'Per-run metrics: COCOeval box AP in percent (pycocotools on the val split, maxDets 100), one row per '
+             'run; AP60 ... AP90 are AP at that single IoU threshold; "undef.": COCOeval gives -1 (no ground '
+             'truth in that range). The CSV has one row per run: its hyper-parameters, AP, AP50, AP75, APS, APM, '
+             'APL and AP55 ... AP95 in percent (empty where undefined), and its provenance.']
     mixed = [f'{ARM_LABELS[a]}/{v}' for (a, v), rs in group_runs(runs).items()
              if len({r.provenance.get('git_commit') for r in rs}) > 1]
     if mixed:
@@ -466,7 +506,8 @@ def runs_table(runs, dataset):
         notes.append('A commit marked -dirty had uncommitted changes to tracked files when the run was trained.')
     notes += partial_seed_notes({f'{ARM_LABELS[a]}/{v}': rs for (a, v), rs in group_runs(runs).items()
                                  if v == DEFAULT_VARIANT})
-    return Table('runs', 'Runs included in this report', header, rows, notes, pd.DataFrame(data))
+    parts = [Part('Per-run metrics (AP in %)', ['Arm', 'Variant', 'Seed'] + list(RUN_METRICS), per_run)]
+    return Table('runs', 'Runs included in this report', header, rows, notes, pd.DataFrame(data), parts=parts)
 
 
 def _ref_value(r):

@@ -1,8 +1,9 @@
 """Time the full report (every table and figure) on fake finished runs of realistic size.
 
 Default: 4 arms x 3 seeds, ~1000 logged training iterations per run, 12 epochs with a detection
-file each (100 validation images x 100 detections), plus final.bbox.json. The target of the
-project is <= 10 s for regenerating everything. Prints seconds; asserts nothing.
+file each (100 validation images x 100 detections), plus final.bbox.json; the fake runs come from
+tests/analysis/fake_runs.py. The report is given every run's files, as the workflow gives them. The
+target of the project is <= 10 s for regenerating everything. Prints seconds; asserts nothing.
 
     .venv/bin/python benchmarks/bench_report.py [--repeats 3] [--keep DIR]
 """
@@ -19,9 +20,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from analysis import fake_runs  # noqa: E402
 from analysis.report import OUTPUTS  # noqa: E402
-from analysis.style import ARMS  # noqa: E402
+from dynrcnn.run_record import ARMS  # noqa: E402
+from tests.analysis import fake_runs  # noqa: E402
 
 
 def make_fixture(root, seeds, lines, epochs, images, dets_per_image):
@@ -50,7 +51,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.keep or tmp)
         t0 = time.perf_counter()
-        marker = root / f'.complete-{args.seeds}-{args.lines}-{args.epochs}-{args.images}-{args.dets_per_image}'
+        marker = root / f'.complete-v2-{args.seeds}-{args.lines}-{args.epochs}-{args.images}-{args.dets_per_image}'
         if marker.exists():
             runs, ann, img_dir = root / 'runs' / 'synthetic', root / 'data' / 'annotations' / 'instances_val.json', \
                 root / 'data' / 'val'
@@ -62,7 +63,7 @@ def main():
         print(f'fixture: {len(ARMS)} arms x {args.seeds} seeds, {args.lines} scalar lines/run, {args.epochs} epochs '
               f'x {args.images} images x {args.dets_per_image} detections; {size:.0f} MiB; '
               f'written in {time.perf_counter() - t0:.1f} s')
-        cmd = [sys.executable, '-m', 'analysis.report', '--runs-dir', str(runs), '--out-dir',
+        cmd = [sys.executable, '-m', 'analysis.report', *fake_runs.report_args(runs), '--out-dir',
                str(root / 'reports' / 'synthetic'), '--family', 'synthetic', '--dataset', 'synthetic',
                '--val-ann', str(ann), '--val-images', str(img_dir)]
         times, cpu = [], []

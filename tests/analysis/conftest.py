@@ -4,10 +4,10 @@ import shutil
 
 import pytest
 
-from analysis import fake_runs
+from tests.analysis import fake_runs
 
 # AP levels (fractions) per arm and seed of the default variant; every other metric is the level
-# plus a fixed offset (analysis.fake_runs.fake_metrics). dsl has 2 seeds, dynamic_rcnn 1 (partial seeds).
+# plus a fixed offset (tests/analysis/fake_runs.py: fake_metrics). dsl has 2 seeds, dynamic_rcnn 1 (partial seeds).
 LEVELS = {
     'baseline': {0: 0.30, 1: 0.31, 2: 0.32},
     'dla': {0: 0.33, 1: 0.35, 2: 0.34},

@@ -9,6 +9,7 @@ from analysis.references import load_references
 from analysis.runs import load_runs
 from analysis.style import ARM_COLORS, ARM_LABELS, ARMS
 from analysis.tables import default_runs
+from tests.analysis.fake_runs import run_files
 
 LEGEND = [f'{ARM_LABELS["baseline"]} (n=3)', f'{ARM_LABELS["dla"]} (n=3)', f'{ARM_LABELS["dsl"]} (n=2)',
           f'{ARM_LABELS["dynamic_rcnn"]} (n=1)']
@@ -16,7 +17,7 @@ LEGEND = [f'{ARM_LABELS["baseline"]} (n=3)', f'{ARM_LABELS["dla"]} (n=3)', f'{AR
 
 @pytest.fixture(scope='module')
 def by_arm(fixture_tree):
-    return default_runs(load_runs(fixture_tree['runs']))
+    return default_runs(load_runs(*run_files(fixture_tree['runs'])))
 
 
 @pytest.fixture(scope='module')
@@ -49,7 +50,7 @@ def test_dynamics_figure(by_arm, refs):
 
 
 def test_dynamics_figure_coco_adds_author_trajectory(fixture_tree, refs):
-    fig = F.dynamics_figure(default_runs(load_runs(fixture_tree['runs_coco'])), 'coco', refs)
+    fig = F.dynamics_figure(default_runs(load_runs(*run_files(fixture_tree['runs_coco']))), 'coco', refs)
     ax_iou, ax_beta = fig.axes
     traj = [line for line in ax_iou.lines if 'issue #3' in line.get_label()]
     assert len(traj) == 1 and traj[0].get_label().endswith('[u]')
@@ -80,7 +81,7 @@ def test_ap_vs_iou_figure(by_arm):
 
 
 def test_ap_vs_iou_coco_marks_paper_points_unverified(fixture_tree, refs):
-    fig = F.ap_vs_iou_figure(default_runs(load_runs(fixture_tree['runs_coco'])), 'coco', refs)
+    fig = F.ap_vs_iou_figure(default_runs(load_runs(*run_files(fixture_tree['runs_coco']))), 'coco', refs)
     paper = [label for label in legend_labels(fig.axes[0]) if label.startswith('paper')]
     assert paper == [f'paper, {ARM_LABELS["baseline"]} [u]', f'paper, {ARM_LABELS["dynamic_rcnn"]} [u]']
 

@@ -1,12 +1,14 @@
 import json
+import shutil
 
 import pytest
 
 from analysis.runs import RunOutputError, load_runs, read_detections
+from tests.analysis.fake_runs import run_files
 
 
 def test_load_runs_reads_every_run(fixture_tree):
-    runs = load_runs(fixture_tree['runs'], family='synthetic', dataset='synthetic')
+    runs = load_runs(*run_files(fixture_tree['runs']), family='synthetic', dataset='synthetic')
     assert [r.name for r in runs] == [
         'baseline/default/seed0', 'baseline/default/seed1', 'baseline/default/seed2',
         'dla/default/seed0', 'dla/default/seed1', 'dla/default/seed2',
@@ -18,26 +20,46 @@ def test_load_runs_reads_every_run(fixture_tree):
     assert set(base.train.columns) >= {'step', 'loss', 'dynrcnn/iou_thr', 'dynrcnn/beta', 'dynrcnn/pos_per_img'}
     assert list(base.val['step']) == [1, 2]
     assert sorted(base.detections) == [1, 2]
+    assert base.detections[2] == fixture_tree['runs'] / 'baseline/default/seed0/epoch_detections/epoch_2.bbox.json'
+    assert (base.family, base.dataset) == ('synthetic', 'synthetic')
     # COCOeval's -1 (undefined) becomes NaN
     assert runs[8].metrics['APS'] != runs[8].metrics['APS']
 
 
-def _expect_error(runs_dir, *fragments, **kwargs):
+def test_only_the_given_runs_are_read(fixture_tree, tmp_path):
+    """A run folder left from an earlier config (seed 7 next to the others) is not read unless its files are given."""
+    root = tmp_path / 'runs' / 'synthetic'
+    shutil.copytree(fixture_tree['runs_nosweep'], root)
+    given = run_files(root)
+    shutil.copytree(root / 'baseline' / 'default' / 'seed0', root / 'baseline' / 'default' / 'seed7')
+    (root / 'baseline' / 'default' / 'seed7' / 'metrics.json').write_text('not even JSON')
+    runs = load_runs(*given)
+    assert [r.seed for r in runs if r.arm == 'baseline'] == [0, 1, 2]
+    assert 'seed7' not in {r.path.name for r in runs}
+
+
+def test_runs_without_epoch_detections(fixture_tree):
+    metrics, scalars, _ = run_files(fixture_tree['runs'])
+    assert all(r.detections == {} for r in load_runs(metrics, scalars))
+
+
+def _expect_error(root, *fragments, files=None, **kwargs):
     with pytest.raises(RunOutputError) as info:
-        load_runs(runs_dir, **kwargs)
+        load_runs(*(files or run_files(root)), **kwargs)
     for fragment in fragments:
         assert fragment in str(info.value), str(info.value)
     return str(info.value)
 
 
 def test_missing_metrics_names_run_and_file(runs_copy):
+    files = run_files(runs_copy)
     (runs_copy / 'dla' / 'default' / 'seed1' / 'metrics.json').unlink()
-    _expect_error(runs_copy, 'run dla/default/seed1', 'metrics.json', 'missing')
+    _expect_error(runs_copy, 'run dla/default/seed1', 'metrics.json', 'missing', files=files)
 
 
 def test_corrupt_metrics_json(runs_copy):
     (runs_copy / 'dsl' / 'default' / 'seed0' / 'metrics.json').write_text('{"run": ')
-    _expect_error(runs_copy, 'run dsl/default/seed0', 'metrics.json', 'not valid JSON')
+    _expect_error(runs_copy, 'run dsl/default/seed0', 'metrics.json', 'not a readable JSON file')
 
 
 def test_metric_out_of_range(runs_copy):
@@ -61,7 +83,7 @@ def test_folder_mismatch(runs_copy):
     data = json.loads(path.read_text())
     data['run']['seed'] = 7
     path.write_text(json.dumps(data))
-    _expect_error(runs_copy, 'run dla/default/seed2', 'run.seed is 7')
+    _expect_error(runs_copy, 'run dla/default/seed2', 'run.seed is 7 but 2 was expected')
 
 
 def test_corrupt_scalars_line(runs_copy):
@@ -78,16 +100,41 @@ def test_missing_scalars(runs_copy):
 
 
 def test_dataset_and_family_checked(fixture_tree):
-    _expect_error(fixture_tree['runs'], 'run.dataset is \'synthetic\'', '--dataset', dataset='coco')
-    _expect_error(fixture_tree['runs'], 'run.family is \'synthetic\'', '--family', family='coco_r50_fpn_1x')
+    _expect_error(fixture_tree['runs'], "run.dataset is 'synthetic' but 'coco' was expected", dataset='coco')
+    _expect_error(fixture_tree['runs'], "run.family is 'synthetic' but 'coco_r50_fpn_1x' was expected",
+                  family='coco_r50_fpn_1x')
 
 
-def test_unknown_arm_and_empty_dir(runs_copy, tmp_path):
-    (runs_copy / 'cascade').mkdir()
-    _expect_error(runs_copy, 'unknown arm folder \'cascade\'')
-    (tmp_path / 'empty').mkdir()
-    _expect_error(tmp_path / 'empty', 'no runs found')
-    _expect_error(tmp_path / 'absent', 'does not exist')
+def test_files_must_be_in_run_folders(runs_copy, tmp_path):
+    metrics, scalars, epochs = run_files(runs_copy)
+    (runs_copy / 'cascade' / 'default' / 'seed0').mkdir(parents=True)
+    stray = runs_copy / 'cascade' / 'default' / 'seed0' / 'metrics.json'
+    shutil.copy(metrics[0], stray)
+    _expect_error(runs_copy, "arm folder 'cascade' is not one of", files=([stray], [], []))
+    _expect_error(runs_copy, "'s0' is not a seed folder", files=([tmp_path / 'dla' / 'default' / 's0' / 'm.json'],
+                                                                 [], []))
+    _expect_error(runs_copy, "variant 'best' is neither", files=([tmp_path / 'dla' / 'best' / 'seed0' / 'm.json'],
+                                                                [], []))
+    _expect_error(runs_copy, 'no runs given', files=([], scalars, epochs))
+
+
+def test_every_run_needs_its_files_and_no_file_is_extra(runs_copy):
+    metrics, scalars, epochs = run_files(runs_copy)
+    _expect_error(runs_copy, 'run baseline/default/seed1: --scalars has no file of its run folder',
+                  files=(metrics, scalars[:1] + scalars[2:], epochs))
+    _expect_error(runs_copy, 'run dla/default/seed0: --epoch-detections has no file of its run folder',
+                  files=(metrics, scalars, epochs[:3] + epochs[4:]))
+    _expect_error(runs_copy, f'--scalars {scalars[0]}: no --metrics file of its run folder',
+                  files=(metrics[1:], scalars, []))
+    _expect_error(runs_copy, f'--epoch-detections {epochs[-1]}: no --metrics file of its run folder',
+                  files=(metrics[:-1], scalars[:-1], epochs))
+    _expect_error(runs_copy, 'are in the same run folder', files=(metrics + metrics[:1], scalars, epochs))
+
+
+def test_missing_epoch_detections_folder(runs_copy):
+    files = run_files(runs_copy)
+    shutil.rmtree(runs_copy / 'dsl' / 'default' / 'seed1' / 'epoch_detections')
+    _expect_error(runs_copy, 'run dsl/default/seed1', 'epoch_detections: missing', files=files)
 
 
 def test_variant_must_match_hyperparameters(runs_copy):
@@ -95,7 +142,7 @@ def test_variant_must_match_hyperparameters(runs_copy):
     data = json.loads(path.read_text())
     data['run']['hyperparameters']['iou_topk'] = 60
     path.write_text(json.dumps(data))
-    _expect_error(runs_copy, 'run dynamic_rcnn/ki50-kb10-c100/seed1', 'do not match the variant folder')
+    _expect_error(runs_copy, 'run dynamic_rcnn/ki50-kb10-c100/seed1', "do not match the variant 'ki50-kb10-c100'")
 
 
 def test_corrupt_detections(tmp_path):

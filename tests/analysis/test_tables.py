@@ -8,6 +8,7 @@ import pytest
 from analysis import tables as T
 from analysis.references import load_references
 from analysis.runs import load_runs
+from tests.analysis.fake_runs import run_files
 
 
 @pytest.fixture(scope='module')
@@ -17,7 +18,7 @@ def refs():
 
 @pytest.fixture(scope='module')
 def tables(fixture_tree, refs):
-    runs = load_runs(fixture_tree['runs'])
+    runs = load_runs(*run_files(fixture_tree['runs']))
     return {t.name: t for t in T.build_tables(runs, refs, 'synthetic')}
 
 
@@ -111,24 +112,53 @@ def test_sweeps_rows(tables):
 
 
 def test_no_sweep_runs_keeps_the_table(fixture_tree, refs):
-    table = T.sweeps_table(load_runs(fixture_tree['runs_nosweep']), refs, 'synthetic')
+    table = T.sweeps_table(load_runs(*run_files(fixture_tree['runs_nosweep'])), refs, 'synthetic')
     assert md_rows(table)[1:] == ['| no sweep runs | ' + ' | '.join(['—'] * 10) + ' |']
     assert 'No sweep runs' in table.to_markdown()
     assert pd.read_csv(io.StringIO(table.to_csv())).arm.tolist() == ['no sweep runs']
 
 
 def test_coco_tables_have_no_layout_warning(fixture_tree, refs):
-    runs = load_runs(fixture_tree['runs_coco'])
+    runs = load_runs(*run_files(fixture_tree['runs_coco']))
     md = T.ablation_table(runs, refs, 'coco').to_markdown()
     assert T.SYNTHETIC_NOTE not in md and T.COCO_NOTE in md
     assert md_rows(T.breakdown_table(runs, refs, 'coco'))[1].startswith('| Ours, Dynamic R-CNN (val2017) | 1 |')
 
 
 def test_runs_table(tables):
-    rows = md_rows(tables['runs'])
+    md = tables['runs'].to_markdown()
+    groups, per_run = md.split('### Per-run metrics (AP in %)')
+    rows = [line for line in groups.splitlines() if line.startswith('| ') and '---' not in line]
     assert rows[3] == ('| + DSL only | default | 0,1 | 2 | 1 × 2 | 0.02 | cpu | 10.0 | 0123456789 | '
                        'ffffffffffff |')
     assert len(rows) == 1 + 5
+    # one row per run with its metrics (fixture: AP = level, AP50 = level + 0.2, APS -1 for dynamic_rcnn, ...)
+    rows = [line for line in per_run.splitlines() if line.startswith('| ') and '---' not in line]
+    assert rows[0] == '| Arm | Variant | Seed | AP | AP50 | AP75 | APS | APM | APL | AP60 | AP70 | AP80 | AP90 |'
+    assert len(rows) == 1 + 11
+    assert rows[2] == '| Baseline (Faster R-CNN) | default | 1 | 31.0 | 51.0 | 41.0 | 21.0 | 31.0 | 41.0 | 47.0 | 43.0 | ' \
+                      '39.0 | 35.0 |'
+    assert rows[9] == '| Dynamic R-CNN (DLA + DSL) | default | 0 | 40.0 | 60.0 | 50.0 | undef. | 40.0 | 50.0 | 56.0 | ' \
+                      '52.0 | 48.0 | 44.0 |'
+    assert '\\textbf{Per-run metrics (AP in \\%)}' in tables['runs'].to_latex()
+
+
+def test_runs_csv_is_the_per_run_table(tables):
+    """One row per run: identity, hyper-parameters, every metric in percent (empty when undefined), provenance."""
+    df = pd.read_csv(io.StringIO(tables['runs'].to_csv()))
+    assert list(df.columns) == [
+        'arm', 'variant', 'seed', 'family', 'dataset', 'iou_topk', 'beta_topk', 'update_iter_interval',
+        'AP', 'AP50', 'AP75', 'APS', 'APM', 'APL', 'AP55', 'AP60', 'AP65', 'AP70', 'AP80', 'AP85', 'AP90', 'AP95',
+        'gpus', 'images_per_gpu', 'lr', 'device', 'wall_time_s', 'git_commit', 'config_sha256', 'path']
+    assert len(df) == 11
+    row = df[(df.arm == 'dla') & (df.seed == 1)].iloc[0]
+    assert (row.family, row.dataset, row.AP, row.AP50, row.APS, row.AP55, row.AP95, row.iou_topk) == \
+        ('synthetic', 'synthetic', 35.0, 55.0, 25.0, 53.0, 37.0, 75)
+    assert row.path.endswith('dla/default/seed1')
+    row = df[(df.arm == 'dynamic_rcnn') & (df.variant == 'default')].iloc[0]
+    assert pd.isna(row.APS) and row.AP == 40.0
+    sweep = df[df.variant == 'ki50-kb10-c100']
+    assert sweep.seed.tolist() == [0, 1] and sweep.iou_topk.tolist() == [50, 50] and sweep.AP.tolist() == [38.0, 40.0]
 
 
 def test_reference_table_lists_every_number(tables, refs):
@@ -153,7 +183,7 @@ def test_write_creates_three_formats(tables, tmp_path):
 
 
 def test_runs_table_keeps_the_dirty_mark(fixture_tree):
-    runs = load_runs(fixture_tree['runs'])
+    runs = load_runs(*run_files(fixture_tree['runs']))
     for r in runs:
         if r.arm == 'dla':
             r.provenance['git_commit'] = '0123456789abcdef-dirty'
@@ -161,5 +191,5 @@ def test_runs_table_keeps_the_dirty_mark(fixture_tree):
     md = table.to_markdown()
     assert '| 0123456789-dirty |' in md and '| 0123456789 |' in md
     assert 'had uncommitted changes' in md
-    clean = T.runs_table(load_runs(fixture_tree['runs']), 'synthetic').to_markdown()
+    clean = T.runs_table(load_runs(*run_files(fixture_tree['runs'])), 'synthetic').to_markdown()
     assert '-dirty' not in clean and 'uncommitted' not in clean

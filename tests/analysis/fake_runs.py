@@ -1,8 +1,8 @@
-"""Fake run outputs in the pipeline's on-disk format, for the tests and the benchmark only.
+"""Fake run outputs in the pipeline's on-disk format, for the analysis tests and benchmarks/bench_report.py only.
 
-The numbers are made up from explicit inputs (``level`` per run); they are never results. The
-layout follows the shared contract: ``{root}/{arm}/{variant}/seed{seed}/`` with ``metrics.json``,
-``scalars.json`` and ``detections/epoch_{N}.bbox.json`` plus ``detections/final.bbox.json``.
+The numbers are made up from explicit inputs (``level`` per run); they are never results. The layout is the run
+record's (:mod:`dynrcnn.run_record`): ``{root}/{arm}/{variant}/seed{seed}/`` with ``metrics.json``,
+``scalars.json``, ``detections/final.bbox.json`` and ``epoch_detections/epoch_{N}.bbox.json``.
 """
 
 import json
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .runs import IOU_KEYS
+from dynrcnn import run_record as rr
+from dynrcnn.run_record import IOU_KEYS
 
 SWITCHES = {'baseline': (False, False), 'dla': (True, False), 'dsl': (False, True), 'dynamic_rcnn': (True, True)}
 
@@ -136,8 +137,11 @@ def write_run(root, arm, seed, level, *, variant='default', family='synthetic', 
         Path: the run folder.
     """
     rng = np.random.default_rng(zlib.crc32(f'{arm}/{variant}/{seed}'.encode()))
-    run_dir = Path(root) / arm / variant / f'seed{seed}'
-    (run_dir / 'detections').mkdir(parents=True, exist_ok=True)
+    run_dir = Path(root) / rr.run_name(arm, variant, seed)
+    final = run_dir / rr.FINAL_DETECTIONS_FILE
+    epoch_dir = run_dir / rr.EPOCH_DETECTIONS_DIR
+    final.parent.mkdir(parents=True, exist_ok=True)
+    epoch_dir.mkdir(parents=True, exist_ok=True)
     hyper = hyperparameters or {'iou_topk': 75, 'beta_topk': 10, 'update_iter_interval': interval}
     metrics = {'run': {'family': family, 'arm': arm, 'variant': variant, 'seed': seed, 'dataset': dataset,
                        'hyperparameters': hyper},
@@ -145,13 +149,35 @@ def write_run(root, arm, seed, level, *, variant='default', family='synthetic', 
                'provenance': {'git_commit': '0123456789abcdef', 'config_sha256': 'f' * 64,
                               'packages': {'mmdet': '3.3.0'}, 'seed': seed, 'device': 'cpu', 'wall_time_s': 600.0,
                               'gpus': 1, 'images_per_gpu': 2, 'lr': 0.02}}
-    (run_dir / 'metrics.json').write_text(json.dumps(metrics))
+    (run_dir / rr.METRICS_FILE).write_text(json.dumps(metrics))
     lines = _scalar_lines(arm, iters, log_interval, interval, epochs, iters // epochs, level, rng)
-    (run_dir / 'scalars.json').write_text(''.join(json.dumps(r) + '\n' for r in lines))
+    (run_dir / rr.SCALARS_FILE).write_text(''.join(json.dumps(r) + '\n' for r in lines))
     val_data = val_data or {'images': [], 'annotations': []}
     for epoch in range(1, epochs + 1):
         dets = _detections(val_data, epoch, epochs, dets_per_image, rng)
         text = json.dumps(dets)
-        (run_dir / 'detections' / f'epoch_{epoch}.bbox.json').write_text(text)
-    (run_dir / 'detections' / 'final.bbox.json').write_text(text)
+        (epoch_dir / rr.epoch_detections_name(epoch)).write_text(text)
+    final.write_text(text)
     return run_dir
+
+
+def run_files(root):
+    """The report's inputs for every run under ``root`` (as the workflow passes them): lists of metrics.json
+    files, scalars.json files and epoch_detections folders, in the same run order.
+
+    Args:
+        root (str | Path): the runs folder of a family.
+
+    Returns:
+        tuple[list[Path], list[Path], list[Path]]
+    """
+    metrics = sorted(Path(root).glob(f'*/*/seed*/{rr.METRICS_FILE}'))
+    folders = [m.parent for m in metrics]
+    return metrics, [f / rr.SCALARS_FILE for f in folders], [f / rr.EPOCH_DETECTIONS_DIR for f in folders]
+
+
+def report_args(root):
+    """``--metrics ... --scalars ... --epoch-detections ...`` of :func:`run_files`, as strings."""
+    metrics, scalars, epochs = run_files(root)
+    return (['--metrics', *map(str, metrics)] + ['--scalars', *map(str, scalars)]
+            + ['--epoch-detections', *map(str, epochs)])

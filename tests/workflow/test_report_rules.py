@@ -46,6 +46,8 @@ def test_failed_report_leaves_the_published_report(tmp_path, smk):
     proc = smk.run(tmp_path, '--cores', '1', configfiles=[config])
     assert proc.returncode != 0
     assert 'Error in rule report' in proc.stdout, proc.stdout[-3000:]
+    log = (tmp_path / 'results/logs/report/synthetic.log').read_text()
+    assert f'{RUN}/metrics.json: incomplete metrics record' in log, log[-3000:]
     for rule in ('train', 'evaluate', 'epoch_detections', 'publish_report'):
         assert f'rule {rule}:' not in proc.stdout, proc.stdout[-3000:]
     assert _state(tmp_path / 'reports') == published  # the last good report, untouched

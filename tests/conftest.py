@@ -1,5 +1,5 @@
 """Fixtures shared by the test folders: a fake COCO 2017 tree (the pipeline's plan, its dataset check, the workflow's
-dry runs)."""
+dry runs) and a snapshot of a folder's files (to show that something was left untouched)."""
 
 import json
 
@@ -27,3 +27,16 @@ def fake_coco(tmp_path):
             json.dumps(dict(images=[], annotations=[], categories=categories))
         )
     return root
+
+
+def _file_state(root):
+    """Every file below ``root`` (dot files included) with its modification time and bytes."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture
+def file_state():
+    """``file_state(root)``: every file below ``root`` with its modification time and bytes."""
+    return _file_state

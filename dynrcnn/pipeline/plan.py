@@ -10,6 +10,7 @@ import ast
 import itertools
 import os
 import shlex
+import warnings
 from collections import namedtuple
 from pathlib import Path
 
@@ -95,7 +96,9 @@ class Plan:
         from mmengine.config import Config  # imports neither torch nor mmdet (mmdet:: bases are read as files)
 
         path = self.arm_configs[arm]
-        cfg = Config.fromfile(path, import_custom_modules=False)
+        with warnings.catch_warnings():  # mmengine looks mmdet:: bases up through the deprecated pkg_resources
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+            cfg = Config.fromfile(path, import_custom_modules=False)
         block = cfg.model.get("train_cfg", {}).get("rcnn", {}).get("dynamic_rcnn")
         if not block or any(block.get(k) is None for k in HYPERPARAMETERS):
             raise PipelineConfigError(

@@ -211,13 +211,6 @@ def test_incomplete_coco_root_names_what_is_missing(make_config, fake_coco):
 SMALL = dict(num_train=3, num_val=1, image_size=64, seed=0)
 
 
-def _state(root):
-    """Every file below ``root`` (dot files included) with its modification time and bytes."""
-    return {
-        str(p.relative_to(root)): (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(root.rglob("*")) if p.is_file()
-    }
-
-
 @pytest.mark.parametrize(
     "case, message",
     [
@@ -230,7 +223,7 @@ def _state(root):
         ("stale_marker", r"dataset.root '[^']*/ds' holds no synthetic dataset, but its marker '[^']*/ds.ready' says"),
     ],
 )  # fmt: skip
-def test_unusable_synthetic_root_is_refused_and_kept(make_config, tmp_path, case, message):
+def test_unusable_synthetic_root_is_refused_and_kept(make_config, file_state, tmp_path, case, message):
     """A root the synthetic_data rule could neither fill nor reuse is refused, nothing deleted or rewritten."""
     from dynrcnn.data.synthetic import generate
 
@@ -246,10 +239,10 @@ def test_unusable_synthetic_root_is_refused_and_kept(make_config, tmp_path, case
         generate(root, **{**SMALL, "num_train": 2, "image_size": 72})
     else:
         (data / "ds.ready").write_text("{}")
-    before = _state(data)
+    before = file_state(data)
     with pytest.raises(PipelineConfigError, match=message):
         build(make_config("tiny.yaml", dataset=dict(name="synthetic", root=str(root), synthetic=SMALL)))
-    assert _state(data) == before
+    assert file_state(data) == before
 
 
 def test_synthetic_root_of_the_same_parameters_is_reused(make_config, tmp_path):

@@ -11,11 +11,6 @@ SMALL = dict(num_train=2, num_val=1, image_size=64, seed=0)
 RUN = 'results/runs/synthetic/baseline/default/seed0'
 
 
-def _state(root):
-    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.read_bytes())
-            for p in sorted(root.rglob('*')) if p.is_file()}
-
-
 def _touch(path, when, text='{}'):
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix or path.name.endswith('.ready'):
@@ -25,7 +20,7 @@ def _touch(path, when, text='{}'):
     os.utime(path, (when, when))
 
 
-def test_failed_report_leaves_the_published_report(tmp_path, smk):
+def test_failed_report_leaves_the_published_report(tmp_path, smk, file_state):
     config = smk.write_config(tmp_path / 'c.yaml', base='tiny.yaml', arms=['baseline'], report={'enabled': True},
                               dataset=dict(name='synthetic', root='results/data/tiny', synthetic=SMALL))
     generate(tmp_path / 'results' / 'data' / 'tiny', **SMALL)
@@ -41,7 +36,7 @@ def test_failed_report_leaves_the_published_report(tmp_path, smk):
         _touch(tmp_path / 'reports/synthetic' / rel, now + 11, 'the last good report')
     for rel in ('metrics.json', 'detections/final.bbox.json', 'epoch_detections'):
         _touch(tmp_path / RUN / rel, now + 20)  # metrics.json '{}': not a metrics record
-    published = _state(tmp_path / 'reports')
+    published = file_state(tmp_path / 'reports')
 
     proc = smk.run(tmp_path, '--cores', '1', configfiles=[config])
     assert proc.returncode != 0
@@ -50,6 +45,6 @@ def test_failed_report_leaves_the_published_report(tmp_path, smk):
     assert f'{RUN}/metrics.json: incomplete metrics record' in log, log[-3000:]
     for rule in ('train', 'evaluate', 'epoch_detections', 'publish_report'):
         assert f'rule {rule}:' not in proc.stdout, proc.stdout[-3000:]
-    assert _state(tmp_path / 'reports') == published  # the last good report, untouched
+    assert file_state(tmp_path / 'reports') == published  # the last good report, untouched
     # what Snakemake deleted are the report job's own outputs
     assert not [p for p in (tmp_path / 'results/report/synthetic').rglob('*') if p.is_file()]

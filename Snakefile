@@ -1,8 +1,14 @@
-"""Dynamic R-CNN ablation suite: data -> train -> evaluate -> collect -> report.
+"""Dynamic R-CNN ablation suite: data -> train -> evaluate -> report.
 
     snakemake --cores all                                   # the embedded default (synthetic data, CPU)
     snakemake --configfile configs/pipeline/coco_1x.yaml --workflow-profile workflow/profiles/slurm
+
+The config is validated and expanded into its runs by dynrcnn.pipeline (torch-free), once, here.
 """
+
+import sys
+
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -14,6 +20,22 @@ configfile: "configs/pipeline/default.yaml"
 report: "workflow/report/workflow.rst"
 
 
+# The project's packages are imported from the repository (next to the Snakefile): neither a lean Snakemake install
+# nor the rule environments need the project installed. The plan is computed whole here, so the path is restored.
+sys.path.insert(0, workflow.basedir)
+try:
+    from dynrcnn.pipeline import PipelineConfigError, build
+    from dynrcnn.run_record import ARMS, VARIANT_PATTERN
+
+    PLAN = build(config, repo=workflow.basedir)
+except PipelineConfigError as e:
+    raise WorkflowError(f"Invalid pipeline config: {e}") from None
+finally:
+    sys.path.remove(workflow.basedir)
+for notice in PLAN.notices:
+    print(notice, file=sys.stderr)
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
@@ -23,11 +45,11 @@ include: "workflow/rules/report.smk"
 
 localrules:
     all,
-    collect_metrics,
+    publish_report,
 
 
 wildcard_constraints:
-    family=FAMILY,
+    family=PLAN.family,
     arm="|".join(ARMS),
     variant=VARIANT_PATTERN,
     seed="[0-9]+",
@@ -36,4 +58,4 @@ wildcard_constraints:
 rule all:
     default_target: True
     input:
-        final_targets(),
+        PLAN.final_targets,

@@ -1,5 +1,4 @@
 """Helpers for the workflow tests: run the real `snakemake` command on a scratch working directory."""
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -52,27 +51,6 @@ def write_config(path, base=None, **overrides):
     return path
 
 
-def coco_categories():
-    """COCO's 80 categories (MMDetection's class names, COCO's non-contiguous ids)."""
-    from mmdet.datasets import CocoDataset
-    ids = [i for i in range(1, 91) if i not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83)]
-    return [dict(id=i, name=name) for i, name in zip(ids, CocoDataset.METAINFO['classes'])]
-
-
-@pytest.fixture
-def fake_coco(tmp_path):
-    """A COCO 2017 layout whose annotation files have COCO's 80 categories but no images: enough for the DAG
-    (dry runs, the DAG-time annotation check), not for training."""
-    root = tmp_path / 'coco'
-    (root / 'annotations').mkdir(parents=True)
-    categories = coco_categories()
-    for split in ('train2017', 'val2017'):
-        (root / split).mkdir()
-        (root / 'annotations' / f'instances_{split}.json').write_text(
-            json.dumps(dict(images=[], annotations=[], categories=categories)))
-    return root
-
-
 class _Snakemake:
     """The helpers above, handed to tests as the ``smk`` fixture (test modules cannot import conftest under
     --import-mode=importlib)."""
@@ -81,7 +59,6 @@ class _Snakemake:
     run = staticmethod(run_snakemake)
     job_counts = staticmethod(job_counts)
     write_config = staticmethod(write_config)
-    coco_categories = staticmethod(coco_categories)
 
 
 @pytest.fixture

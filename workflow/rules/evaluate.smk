@@ -1,5 +1,5 @@
 rule evaluate:
-    """COCOeval of the final checkpoint on the val split: metrics.json (atomic), final and per-epoch detections."""
+    """COCOeval of the final checkpoint on the val split: metrics.json (atomic) and the final detections."""
     input:
         manifest="results/runs/{family}/{arm}/{variant}/seed{seed}/train_manifest.json",
         data=data_input,
@@ -8,34 +8,43 @@ rule evaluate:
         detections="results/runs/{family}/{arm}/{variant}/seed{seed}/detections/final.bbox.json",
     log:
         "results/logs/evaluate/{family}/{arm}/{variant}/seed{seed}.log",
-    params:
-        python=PYTHON,
-        run_dir=lambda wildcards, input: os.path.dirname(input.manifest),
-        dataset=DATASET,
-        epochs=epoch_detection_flags,
-    threads: 1
-    resources:
-        **eval_resources(),
     conda:
         "../envs/dynrcnn.yaml"
+    threads: 1
+    resources:
+        **PLAN.eval_resources(),
+    params:
+        python=PYTHON,
+        run_dir=lambda wildcards, input: run_dir_of(input.manifest),
+        dataset=PLAN.dataset,
     shell:
         # gpu_slots: the evaluation's own GPU on a local node (see the train rule)
         "OMP_NUM_THREADS={threads} {params.python} -m dynrcnn.tools.gpu_slots --gpus {resources.gpu} -- "
         "{params.python} -m dynrcnn.tools.evaluate --run-dir {params.run_dir} "
         "--family {wildcards.family} --arm {wildcards.arm} --variant {wildcards.variant} --seed {wildcards.seed} "
-        "--dataset {params.dataset} --threads {threads} {params.epochs} --out {output.metrics} > {log} 2>&1"
+        "--dataset {params.dataset} --threads {threads} --out {output.metrics} > {log} 2>&1"
 
 
-rule collect_metrics:
-    """Every run's metrics.json of the family in one table (CSV and Markdown)."""
+rule epoch_detections:
+    """Each epoch checkpoint's detections (the manifest's epoch_checkpoints) on the first val images, for the
+    report's sample figures. The one producer of these files: the folder is built aside and moved in place."""
     input:
-        metrics=all_metrics(),
+        manifest="results/runs/{family}/{arm}/{variant}/seed{seed}/train_manifest.json",
+        data=data_input,
     output:
-        csv="results/collected/{family}/metrics.csv",
-        md="results/collected/{family}/metrics.md",
+        epochs=directory("results/runs/{family}/{arm}/{variant}/seed{seed}/epoch_detections"),
     log:
-        "results/logs/collect/{family}.log",
+        "results/logs/epoch_detections/{family}/{arm}/{variant}/seed{seed}.log",
     conda:
-        "../envs/analysis.yaml"
-    script:
-        "../scripts/collect_metrics.py"
+        "../envs/dynrcnn.yaml"
+    threads: 1
+    resources:
+        **PLAN.eval_resources(),
+    params:
+        python=PYTHON,
+        run_dir=lambda wildcards, input: run_dir_of(input.manifest),
+        max_images=max_images_flag,
+    shell:
+        "OMP_NUM_THREADS={threads} {params.python} -m dynrcnn.tools.gpu_slots --gpus {resources.gpu} -- "
+        "{params.python} -m dynrcnn.tools.detect_epochs --run-dir {params.run_dir} --threads {threads} "
+        "{params.max_images} --out {output.epochs} > {log} 2>&1"

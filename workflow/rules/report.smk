@@ -1,29 +1,45 @@
-if config["report"]["enabled"]:
+# The report is built in results/report/{family}/ and copied to reports/{family}/ only once complete: a failed
+# report job deletes its own declared outputs (Snakemake's rule), never the last good report the user reads.
+if PLAN.report_enabled:
 
     rule report:
-        """The report's tables and figures (python -m analysis.report) and their captions for --report."""
+        """The report's tables and figures (python -m analysis.report) from exactly this config's runs: their
+        metrics, scalars and per-epoch detections are the inputs, and the report reads nothing else."""
         input:
-            metrics=all_metrics(),
-            scalars=all_scalars(),
-            collected=f"results/collected/{FAMILY}/metrics.csv",
+            **PLAN.report_inputs,
             data=data_input(),
         output:
-            **report_files(),
+            **report_files(PLAN.report_dir),
         log:
-            f"results/logs/report/{FAMILY}.log",
-        params:
-            python=PYTHON,
-            runs_dir=lambda wildcards: f"results/runs/{FAMILY}",
-            out_dir=lambda wildcards: f"reports/{FAMILY}",
-            captions=lambda wildcards: CAPTIONS_DIR,
-            family=FAMILY,
-            dataset=DATASET,
-            val_ann=lambda wildcards: val_annotations(),
-            val_images=lambda wildcards: val_images(),
+            f"results/logs/report/{PLAN.family}.log",
         conda:
             "../envs/analysis.yaml"
+        params:
+            python=PYTHON,
+            out_dir=lambda wildcards, output: os.path.commonpath(list(output)),
+            epochs=epoch_detection_flags,
+            family=PLAN.family,
+            dataset=PLAN.dataset,
+            val_ann=PLAN.val_annotations,
+            val_images=PLAN.val_images,
         shell:
-            "({params.python} -m analysis.report --write-captions {params.captions} && "
-            "{params.python} -m analysis.report --runs-dir {params.runs_dir} --out-dir {params.out_dir} "
-            "--family {params.family} --dataset {params.dataset} --val-ann {params.val_ann} "
-            "--val-images {params.val_images}) > {log} 2>&1"
+            "{params.python} -m analysis.report --metrics {input.metrics} --scalars {input.scalars} "
+            "{params.epochs} --out-dir {params.out_dir} --family {params.family} --dataset {params.dataset} "
+            "--val-ann {params.val_ann} --val-images {params.val_images} > {log} 2>&1"
+
+    rule publish_report:
+        """The complete report copied into reports/{family}/, with each file's caption for `snakemake --report`."""
+        input:
+            **report_files(PLAN.report_dir),
+        output:
+            **report_files(PLAN.published_report_dir, wrap=True),
+        log:
+            f"results/logs/report/{PLAN.family}.publish.log",
+        conda:
+            "../envs/analysis.yaml"
+        params:
+            source=lambda wildcards, input: os.path.commonpath(list(input)),
+            target=lambda wildcards, output: os.path.commonpath(list(output)),
+            files=PLAN.report_outputs,
+        shell:
+            "(for f in {params.files}; do cp {params.source}/$f {params.target}/$f; done) > {log} 2>&1"

@@ -11,23 +11,23 @@ rule train:
         scalars="results/runs/{family}/{arm}/{variant}/seed{seed}/scalars.json",
     log:
         "results/logs/train/{family}/{arm}/{variant}/seed{seed}.log",
+    # the long jobs first: evaluations fill the cores that trainings leave free
+    priority: 10
+    conda:
+        "../envs/dynrcnn.yaml"
+    threads: 1
+    resources:
+        **PLAN.train_resources(),
     params:
         python=PYTHON,
         work_dir=work_dir,
-        run_dir=lambda wildcards, output: os.path.dirname(output.manifest),
-        data_root=lambda wildcards: DATA_ROOT,
-        dataset=DATASET,
+        run_dir=lambda wildcards, output: run_dir_of(output.manifest),
+        data_root=PLAN.data_root,
+        dataset=PLAN.dataset,
         cfg_options=cfg_options,
         deterministic=deterministic_flag,
         # torchrun starts one process per GPU: the job's threads are shared out among them
         threads_per_process=lambda wildcards, threads, resources: max(1, threads // max(1, resources.gpu)),
-    threads: 1
-    # the long jobs first: evaluations fill the cores that trainings leave free
-    priority: 10
-    resources:
-        **train_resources(),
-    conda:
-        "../envs/dynrcnn.yaml"
     shell:
         # N > 1 GPUs: one torchrun with N processes (a SLURM job is one srun task). gpu_slots gives the job N GPUs
         # of its own on a local node (CUDA_VISIBLE_DEVICES; left alone when set, as under SLURM, and with N = 0)

@@ -1,0 +1,213 @@
+"""The pipeline config: loading, the schema (defaults filled in) and the checks across fields.
+
+Everything that can be wrong in a pipeline config raises one :class:`PipelineConfigError` with a one-line message
+naming the key and the fix; the Snakefile turns it into Snakemake's ``WorkflowError("Invalid pipeline config:
+...")`` while the DAG is built, before any job starts. Imports neither torch nor mmdet.
+"""
+
+import re
+from pathlib import Path
+
+from dynrcnn.dynamic_settings import check_dynamic_cfg
+from dynrcnn.run_record import DYNAMIC_RCNN_KEY, HYPERPARAMETERS
+
+#: The repository (the schema, the MMDetection configs and the Snakefile live in it).
+REPO = Path(__file__).resolve().parents[2]
+#: Every key of the pipeline config, its type and its default.
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_NAME = "workflow/schemas/config.schema.yaml"
+
+#: The dataset each config family is made for, and the family of each dataset.
+FAMILY_DATASETS = {"synthetic": "synthetic", "coco_r50_fpn_1x": "coco"}
+DATASET_FAMILIES = {dataset: family for family, dataset in FAMILY_DATASETS.items()}
+
+_LOADER_PATHS = r"(train|val|test)_dataloader\.dataset(\.dataset)*\.(data_root|ann_file|data_prefix)(\..+)?"
+#: train.cfg_options keys the pipeline sets itself (an option would silently override the pipeline's value, or be
+#: overwritten by dynrcnn.tools.train): (key regex, who sets it, what to do instead).
+OWNED_CFG_OPTIONS = (
+    (
+        rf"{re.escape(DYNAMIC_RCNN_KEY)}\.(?P<name>iou_topk|beta_topk|update_iter_interval)",
+        "the pipeline, per run, from sweeps.{name} (the run's variant name ki..-kb..-c.. records it)",
+        "remove the option and list the value in sweeps.{name} (with sweeps.arms)",
+    ),
+    (
+        rf"{re.escape(DYNAMIC_RCNN_KEY)}\.(dynamic_label|dynamic_loss)",
+        "the arm's config (baseline, dla, dsl and dynamic_rcnn are the four DLA/DSL combinations)",
+        "remove the option and choose the arms in arms (and sweeps.arms)",
+    ),
+    (
+        re.escape(DYNAMIC_RCNN_KEY),
+        "the arm's config and the sweeps (setting the whole block would drop them)",
+        f"set single keys instead, e.g. {DYNAMIC_RCNN_KEY}.initial_iou=0.5",
+    ),
+    (r"train_cfg\.max_epochs", "train.max_epochs", "remove the option and set train.max_epochs"),
+    (r"train_dataloader\.batch_size", "images_per_gpu", "remove the option and set images_per_gpu"),
+    (
+        rf"data_root|{_LOADER_PATHS}|(val|test)_evaluator(\.[0-9]+)?\.ann_file",
+        "dynrcnn.tools.train from dataset.root (it overwrites every dataloader's and evaluator's paths)",
+        "remove the option and set dataset.root (and dataset.name)",
+    ),
+    (
+        r"(val|test)_evaluator(\.[0-9]+)?\.outfile_prefix",
+        "the pipeline (the evaluate and epoch_detections rules write the detections into the run folder)",
+        "remove the option",
+    ),
+    (
+        r"work_dir",
+        "the pipeline (results/work/{{family}}/{{arm}}/{{variant}}/seed{{seed}})",
+        "remove the option; run Snakemake with --directory to put results/ elsewhere",
+    ),
+    (
+        r"randomness(\..+)?",
+        "dynrcnn.tools.train from seeds and train.deterministic",
+        "remove the option and set seeds / train.deterministic",
+    ),
+    (r"launcher", "the train rule from gpus_per_job", "remove the option and set gpus_per_job"),
+    (
+        r"resume",
+        "dynrcnn.tools.train (a training resumes from its work dir's newest checkpoint)",
+        "remove the option; to start a run over, delete its folder in results/work/",
+    ),
+)
+
+
+class PipelineConfigError(ValueError):
+    """A pipeline config the pipeline cannot run; the message is one line naming the key and the fix."""
+
+
+def load(*paths):
+    """The pipeline config of YAML files, each updating the previous ones key by key (as ``snakemake
+    --configfile A B`` merges them); not yet validated."""
+    import yaml
+
+    config = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            _update(config, yaml.safe_load(f) or {})
+    return config
+
+
+def _update(config, overrides):
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            _update(config[key], value)
+        else:
+            config[key] = value
+
+
+def validate(config, schema=SCHEMA):
+    """Check a pipeline config: the schema (its defaults filled into ``config``, as ``snakemake.utils.validate``
+    does), then the checks across fields.
+
+    Args:
+        config (dict): the config, completed in place.
+        schema (str | Path): the JSON schema (YAML).
+
+    Returns:
+        dict: ``config``.
+
+    Raises:
+        PipelineConfigError: the first problem found.
+    """
+    _check_schema(config, schema)
+    _check_dataset_family(config)
+    _check_sweeps(config)
+    _check_cfg_options(config)
+    return config
+
+
+def _check_schema(config, schema):
+    """The schema's checks with its defaults filled in; a violation is one line naming the field
+    (``sweeps.iou_topk[0]: -5 is less than the minimum of 1``), not jsonschema's dump of the schema."""
+    import yaml
+    from jsonschema import Draft202012Validator, validators
+
+    with open(schema, encoding="utf-8") as f:
+        schema = yaml.safe_load(f)
+    properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def set_defaults(validator, props, instance, subschema):  # snakemake.utils.validate's default filling
+        for name, prop in props.items():
+            if "default" in prop and isinstance(instance, dict):
+                instance.setdefault(name, prop["default"])
+        yield from properties(validator, props, instance, subschema)
+
+    validator = validators.extend(Draft202012Validator, {"properties": set_defaults})(schema)
+    error = next(iter(validator.iter_errors(config)), None)
+    if error is not None:
+        field = ""
+        for part in error.absolute_path:
+            field += f"[{part}]" if isinstance(part, int) else f".{part}" if field else str(part)
+        raise PipelineConfigError(
+            f"{field or 'top level'}: {error.message} (every key, its type and default: {SCHEMA_NAME})"
+        )
+
+
+def _check_dataset_family(config):
+    family, dataset = config["family"], config["dataset"]["name"]
+    expected = FAMILY_DATASETS[family]
+    if dataset != expected:
+        raise PipelineConfigError(
+            f"dataset.name is {dataset!r} but family is {family!r}, whose configs (configs/{family}/) are made for "
+            f"dataset.name {expected!r}; set family: {DATASET_FAMILIES[dataset]} to train on {dataset}, or "
+            f"dataset.name: {expected}"
+        )
+
+
+def _check_sweeps(config):
+    sweeps = config["sweeps"]
+    swept = [f"sweeps.{k}" for k in HYPERPARAMETERS if sweeps[k]]
+    if swept and not sweeps["arms"]:
+        raise PipelineConfigError(
+            f"{' and '.join(swept)} {'is' if len(swept) == 1 else 'are'} set but sweeps.arms is empty, so no sweep "
+            "run would be trained; list the arms to sweep in sweeps.arms (e.g. [dynamic_rcnn]) or empty the sweep "
+            "lists"
+        )
+    if "baseline" in sweeps["arms"]:
+        raise PipelineConfigError(
+            "sweeps.arms contains 'baseline', whose DLA and DSL are off: K_I, K_beta and C do not change it, so its "
+            "sweep variants would be duplicate trainings of one model; remove 'baseline' from sweeps.arms (the arms "
+            "list trains it)"
+        )
+
+
+def _check_cfg_options(config):
+    """Reject train.cfg_options keys the pipeline owns; check model.train_cfg.rcnn.dynamic_rcnn.* values."""
+    for i, option in enumerate(config["train"]["cfg_options"]):
+        key, value = option.split("=", 1)
+        where = f"train.cfg_options[{i}] {option!r}"
+        for pattern, setter, fix in OWNED_CFG_OPTIONS:
+            match = re.fullmatch(pattern, key)
+            if match:
+                names = match.groupdict()
+                raise PipelineConfigError(f"{where}: {key} is set by {setter.format(**names)}; {fix.format(**names)}")
+        parts = key.split(".")
+        if parts[0] in ("train_cfg", "test_cfg") and len(parts) > 1 and parts[1] in ("rpn", "rpn_proposal", "rcnn"):
+            raise PipelineConfigError(
+                f"{where}: the top-level {parts[0]} is the training loop's settings; model keys start with 'model.' "
+                f"(write model.{key})"
+            )
+        if key.startswith(f"{DYNAMIC_RCNN_KEY}."):
+            name = key[len(DYNAMIC_RCNN_KEY) + 1 :]
+            if "." in name:
+                raise PipelineConfigError(
+                    f"{where}: {DYNAMIC_RCNN_KEY} holds plain values; write "
+                    f"{DYNAMIC_RCNN_KEY}.{name.split('.')[0]}=VALUE"
+                )
+            _check_dynamic_option(where, name, value)
+
+
+def _check_dynamic_option(where, name, text):
+    """A model.train_cfg.rcnn.dynamic_rcnn.* value as the training will see it, checked by AblationRoIHead's own
+    checker (dynrcnn.dynamic_settings). The value is parsed by mmengine's --cfg-options parser itself, the one the
+    training uses (mmengine.config imports neither torch nor mmdet), so that both see the same value."""
+    from mmengine.config import DictAction
+
+    try:
+        value = DictAction._parse_iterable(text)
+    except AssertionError as e:
+        raise PipelineConfigError(f"{where}: cannot parse the value ({e})") from None
+    try:
+        check_dynamic_cfg({name: value})
+    except ValueError as e:
+        raise PipelineConfigError(f"{where}: {e} Fix the value or remove the option") from None

@@ -1,0 +1,285 @@
+"""The plan of a pipeline config: its runs (arm, variant, seed) and everything the Snakemake rules need of them.
+
+:func:`build` validates the config and computes the whole plan at once (the runs, their folders, each arm's MMDetection
+config and the files it inherits, the dataset's files, the report's inputs and outputs, the final targets), so that
+the workflow's input functions only look things up. Imports neither torch nor mmdet; reading an arm config's
+hyper-parameters (only when sweeping) uses mmengine's ``Config``, which imports neither.
+"""
+
+import ast
+import itertools
+import os
+import shlex
+import warnings
+from collections import namedtuple
+from pathlib import Path
+
+from analysis.outputs import CATEGORIES, OUTPUTS
+from dynrcnn import run_record
+from dynrcnn.run_record import DEFAULT_VARIANT, DYNAMIC_RCNN_KEY, HYPERPARAMETERS
+
+from . import data
+from .config import REPO, PipelineConfigError, validate
+
+#: One training of the pipeline.
+Run = namedtuple("Run", "arm variant seed")
+
+#: The hyper-parameter an arm's training ignores, and why (baseline, with both off, is refused in sweeps.arms).
+IGNORED_HYPERPARAMETER = {"dla": ("beta_topk", "DSL off"), "dsl": ("iou_topk", "DLA off")}
+
+#: Where the report rule builds the report (its declared outputs: a failed report deletes only these) and where
+#: the publish_report rule copies it once complete (the folder the user reads).
+REPORT_BUILD_ROOT = "results/report"
+REPORT_ROOT = "reports"
+
+
+def build(config, repo=REPO):
+    """Validate a pipeline config (its defaults filled in place) and expand it into its plan.
+
+    Args:
+        config (dict): the pipeline config (Snakemake's ``config``).
+        repo (str | Path): the repository holding ``configs/`` (the Snakefile's folder).
+
+    Returns:
+        Plan
+
+    Raises:
+        PipelineConfigError: anything wrong in the config, its dataset root or the arm configs.
+    """
+    return Plan(validate(config), repo)
+
+
+class Plan:
+    """The runs of a validated pipeline config and their files (paths relative to the working directory, except
+    the MMDetection configs, which live in ``repo``).
+
+    Attributes:
+        config (dict): the validated config.
+        family (str), dataset (str), data_root (str): from the config; the root checked.
+        runs (list[Run]): every run, the arms' default variants first, in config order.
+        notices (list[str]): lines for the user (sweep variants an arm skips).
+        arm_configs (dict), arm_config_bases (dict): each arm's MMDetection config and the local files it inherits.
+        report_outputs (list[str]), report_categories (dict): the report's files, relative to its folder.
+    """
+
+    def __init__(self, config, repo=REPO):
+        self.config = config
+        self.repo = Path(repo)
+        self.family = config["family"]
+        self.dataset = config["dataset"]["name"]
+        self.data_root = data.data_root(config)
+        self.notices = []
+        arms = list(dict.fromkeys(config["arms"] + (config["sweeps"]["arms"] if self.sweeping else [])))
+        self.arm_configs = {arm: self._family_config(arm) for arm in arms}
+        self.arm_config_bases = {arm: config_bases(path) for arm, path in self.arm_configs.items()}
+        self.runs = self._runs()
+        # the report's files relative to its folder, and their categories for `snakemake --report`
+        # (analysis.outputs names them; standard library only)
+        self.report_outputs = list(OUTPUTS)
+        self.report_categories = {rel: CATEGORIES.get(rel, "Report") for rel in OUTPUTS}
+
+    # ------------------------------------------------------------------------------------------------ the runs
+    @property
+    def sweeping(self):
+        return any(self.config["sweeps"][k] for k in HYPERPARAMETERS)
+
+    def _family_config(self, arm):
+        path = self.repo / "configs" / self.family / f"{arm}.py"
+        if not path.is_file():
+            raise PipelineConfigError(
+                f"no MMDetection config for family {self.family!r} and arm {arm!r}: {path} is missing"
+            )
+        return str(path)
+
+    def family_defaults(self, arm):
+        """The hyper-parameters of an arm's config (model.train_cfg.rcnn.dynamic_rcnn), as ints."""
+        from mmengine.config import Config  # imports neither torch nor mmdet (mmdet:: bases are read as files)
+
+        path = self.arm_configs[arm]
+        with warnings.catch_warnings():  # mmengine looks mmdet:: bases up through the deprecated pkg_resources
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+            cfg = Config.fromfile(path, import_custom_modules=False)
+        block = cfg.model.get("train_cfg", {}).get("rcnn", {}).get("dynamic_rcnn")
+        if not block or any(block.get(k) is None for k in HYPERPARAMETERS):
+            raise PipelineConfigError(
+                f"{path} has no {DYNAMIC_RCNN_KEY} with {', '.join(HYPERPARAMETERS)}: cannot name the sweep variants"
+            )
+        return {k: int(block[k]) for k in HYPERPARAMETERS}
+
+    def sweep_points(self, defaults):
+        """The hyper-parameter combinations of config['sweeps'] (see the schema for the two modes)."""
+        sweeps = self.config["sweeps"]
+        if sweeps["mode"] == "grid":
+            lists = [sweeps[k] or [defaults[k]] for k in HYPERPARAMETERS]
+            return [dict(zip(HYPERPARAMETERS, combo)) for combo in itertools.product(*lists)]
+        return [{**defaults, key: value} for key in HYPERPARAMETERS for value in sweeps[key]]
+
+    def arm_sweep_points(self, arm, defaults):
+        """The sweep points of an arm, less those that differ from the defaults in the hyper-parameter the arm
+        ignores (they would retrain a model already trained under another name); one notice per arm that loses
+        some."""
+        points = self.sweep_points(defaults)
+        if arm not in IGNORED_HYPERPARAMETER:
+            return points
+        key, why = IGNORED_HYPERPARAMETER[arm]
+        kept = [p for p in points if p[key] == defaults[key]]
+        dropped = {run_record.variant_name(p, defaults) for p in points if p not in kept}
+        if dropped:
+            self.notices.append(
+                f"sweeps: arm {arm} ignores {key} ({why}): {len(dropped)} variant{'s' * (len(dropped) != 1)} "
+                "not trained"
+            )
+        if dropped and all(p == defaults for p in kept):  # nothing left to sweep beyond the arm's default run
+            others = " or ".join(f"sweeps.{k}" for k in HYPERPARAMETERS if k != key)
+            raise PipelineConfigError(
+                f"sweeps.arms contains {arm!r}, which ignores {key} ({why}), and the sweeps vary nothing else for "
+                f"it, so none of its sweep variants would be trained; drop {arm!r} from sweeps.arms or sweep a key "
+                f"it uses ({others})"
+            )
+        return kept
+
+    def _runs(self):
+        seeds = self.config["seeds"]
+        runs = [Run(arm, DEFAULT_VARIANT, seed) for arm in self.config["arms"] for seed in seeds]
+        if self.sweeping:
+            for arm in self.config["sweeps"]["arms"]:
+                defaults = self.family_defaults(arm)
+                for hparams in self.arm_sweep_points(arm, defaults):
+                    for seed in seeds:
+                        run = Run(arm, run_record.variant_name(hparams, defaults), seed)
+                        if run not in runs:
+                            runs.append(run)
+        return runs
+
+    def run_dir(self, run):
+        return run_record.run_dir(self.family, *run)
+
+    def run_files(self, name):
+        """A file (or folder) of every run's results folder, e.g. ``run_files(run_record.METRICS_FILE)``."""
+        return [f"{self.run_dir(run)}/{name}" for run in self.runs]
+
+    # ------------------------------------------------------------------------------------------ per-run settings
+    def cfg_options(self, variant):
+        """The mmengine --cfg-options of a run of ``variant``: its hyper-parameters, then the config's settings."""
+        options = []
+        fixed = run_record.parse_variant(variant)
+        if fixed:
+            options += [f"{DYNAMIC_RCNN_KEY}.{k}={v}" for k, v in fixed.items()]
+        if self.config["train"]["max_epochs"]:
+            options.append(f"train_cfg.max_epochs={self.config['train']['max_epochs']}")
+        if self.config["images_per_gpu"]:
+            options.append(f"train_dataloader.batch_size={self.config['images_per_gpu']}")
+        return options + list(self.config["train"]["cfg_options"])
+
+    def cfg_options_args(self, variant):
+        """:meth:`cfg_options` as the training's shell arguments (``--cfg-options 'k=v' ...``, or nothing)."""
+        options = self.cfg_options(variant)
+        return " ".join(["--cfg-options"] + [shlex.quote(o) for o in options]) if options else ""
+
+    def train_resources(self):
+        return self._resources("train", self.config["gpus_per_job"])
+
+    def eval_resources(self):
+        return self._resources("eval", min(1, self.config["gpus_per_job"]))
+
+    def _resources(self, kind, gpus):
+        settings = self.config["resources"]
+        resources = dict(gpu=gpus, mem_mb=settings[f"{kind}_mem_mb"], runtime=settings[f"{kind}_runtime"])
+        if self.config["gpus_per_job"] and settings["gpu_model"]:
+            resources["gpu_model"] = settings["gpu_model"]
+        return resources
+
+    @property
+    def epoch_detections(self):
+        """Whether every run gets its per-epoch detections (the report's sample figures)."""
+        return self.config["evaluate"]["epoch_detections"]
+
+    @property
+    def epoch_max_images(self):
+        """Per-epoch detections on the first N val images (0: the whole val split)."""
+        return self.config["evaluate"]["epoch_max_images"] or 0
+
+    # ------------------------------------------------------------------------------------------------ the data
+    @property
+    def data_inputs(self):
+        """What a training (and an evaluation) needs of the dataset: the synthetic dataset's marker (next to it),
+        or the check_dataset rule's output for COCO."""
+        if self.dataset == "synthetic":
+            return [data.synthetic_marker(self.data_root)]
+        return [data.COCO_CHECKED]
+
+    @property
+    def annotation_files(self):
+        """The train and val annotation files."""
+        return [f"{self.data_root}/{name}" for name in data.layout_files(self.dataset)[:2]]
+
+    @property
+    def val_annotations(self):
+        return self.annotation_files[1]
+
+    @property
+    def val_images(self):
+        return f"{self.data_root}/{data.layout_files(self.dataset)[3]}"
+
+    # ---------------------------------------------------------------------------------------------- the report
+    @property
+    def report_enabled(self):
+        return self.config["report"]["enabled"]
+
+    @property
+    def report_dir(self):
+        """Where the report rule builds the report."""
+        return f"{REPORT_BUILD_ROOT}/{self.family}"
+
+    @property
+    def published_report_dir(self):
+        """Where the publish_report rule puts a complete report (the folder the user reads)."""
+        return f"{REPORT_ROOT}/{self.family}"
+
+    @property
+    def report_inputs(self):
+        """The run files the report reads: exactly the runs of this config (never a folder scan)."""
+        inputs = dict(
+            metrics=self.run_files(run_record.METRICS_FILE),
+            scalars=self.run_files(run_record.SCALARS_FILE),
+            epoch_detections=self.run_files(run_record.EPOCH_DETECTIONS_DIR) if self.epoch_detections else [],
+        )
+        return inputs
+
+    @property
+    def final_targets(self):
+        """What ``snakemake`` alone makes: every run's metrics (and per-epoch detections), then the report."""
+        targets = self.run_files(run_record.METRICS_FILE)
+        if self.epoch_detections:
+            targets += self.run_files(run_record.EPOCH_DETECTIONS_DIR)
+        if self.report_enabled:
+            targets += [f"{self.published_report_dir}/{rel}" for rel in self.report_outputs]
+        return targets
+
+
+def config_bases(path):
+    """The local files an MMDetection config inherits through ``_base_``, recursively (``mmdet::...`` bases live
+    in the package)."""
+    found, todo = [], [path]
+    while todo:
+        current = todo.pop()
+        try:
+            tree = ast.parse(Path(current).read_text(), filename=current)
+        except (OSError, SyntaxError) as e:
+            raise PipelineConfigError(f"cannot read the MMDetection config {current}: {e}") from None
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_base_" for t in node.targets):
+                try:
+                    value = ast.literal_eval(node.value)
+                except ValueError:
+                    raise PipelineConfigError(f"{current}: _base_ must be a string or a list of strings") from None
+                for base in [value] if isinstance(value, str) else value:
+                    if "::" in base:
+                        continue
+                    base = os.path.normpath(os.path.join(os.path.dirname(current), base))
+                    if not os.path.isfile(base):
+                        raise PipelineConfigError(f"{current} inherits {base}, which is missing")
+                    if base not in found:
+                        found.append(base)
+                        todo.append(base)
+    return found

@@ -1,0 +1,42 @@
+"""Fixtures shared by the test folders: a fake COCO 2017 tree (the pipeline's plan, its dataset check, the workflow's
+dry runs) and a snapshot of a folder's files (to show that something was left untouched)."""
+
+import json
+
+import pytest
+
+
+def coco_categories():
+    """COCO's 80 categories (MMDetection's class names, COCO's non-contiguous ids)."""
+    from mmdet.datasets import CocoDataset
+
+    ids = [i for i in range(1, 91) if i not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83)]
+    return [dict(id=i, name=name) for i, name in zip(ids, CocoDataset.METAINFO["classes"])]
+
+
+@pytest.fixture
+def fake_coco(tmp_path):
+    """A COCO 2017 layout whose annotation files have COCO's 80 categories but no images: enough for the DAG
+    (dry runs, the plan) and the dataset check, not for training."""
+    root = tmp_path / "coco"
+    (root / "annotations").mkdir(parents=True)
+    categories = coco_categories()
+    for split in ("train2017", "val2017"):
+        (root / split).mkdir()
+        (root / "annotations" / f"instances_{split}.json").write_text(
+            json.dumps(dict(images=[], annotations=[], categories=categories))
+        )
+    return root
+
+
+def _file_state(root):
+    """Every file below ``root`` (dot files included) with its modification time and bytes."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture
+def file_state():
+    """``file_state(root)``: every file below ``root`` with its modification time and bytes."""
+    return _file_state

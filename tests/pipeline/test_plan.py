@@ -1,0 +1,273 @@
+"""dynrcnn.pipeline.plan: the runs of a config, their files, the dataset root checks, and what the report reads."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dynrcnn.pipeline import PipelineConfigError, Run, build
+
+REPO = Path(__file__).resolve().parents[2]
+DYNAMIC = "model.train_cfg.rcnn.dynamic_rcnn"
+ARMS = ("baseline", "dla", "dsl", "dynamic_rcnn")
+
+
+def _defaults(family="synthetic"):
+    """The family's hyper-parameters (K_I, K_beta, C), read the way MMDetection reads the config."""
+    from mmengine.config import Config
+
+    block = Config.fromfile(
+        str(REPO / "configs" / family / "dynamic_rcnn.py"), import_custom_modules=False
+    ).model.train_cfg.rcnn.dynamic_rcnn
+    return block.iou_topk, block.beta_topk, block.update_iter_interval
+
+
+def _variants(plan, arm):
+    return {run.variant for run in plan.runs if run.arm == arm}
+
+
+def test_default_config_plan(make_config):
+    plan = build(make_config("default.yaml"))
+    assert plan.runs == [Run(arm, "default", 0) for arm in ARMS]
+    run_dirs = [f"results/runs/synthetic/{arm}/default/seed0" for arm in ARMS]
+    assert plan.data_root == "results/data/synthetic" and plan.data_inputs == ["results/data/synthetic.ready"]
+    assert plan.val_annotations == "results/data/synthetic/annotations/instances_val.json"
+    assert plan.val_images == "results/data/synthetic/val"
+    assert plan.report_inputs == dict(
+        metrics=[f"{d}/metrics.json" for d in run_dirs],
+        scalars=[f"{d}/scalars.json" for d in run_dirs],
+        epoch_detections=[f"{d}/epoch_detections" for d in run_dirs],
+    )
+    assert plan.report_dir == "results/report/synthetic" and plan.published_report_dir == "reports/synthetic"
+    assert len(plan.report_outputs) == 32 and "tables/runs.csv" in plan.report_outputs
+    assert plan.final_targets == (
+        [f"{d}/metrics.json" for d in run_dirs]
+        + [f"{d}/epoch_detections" for d in run_dirs]
+        + [f"reports/synthetic/{rel}" for rel in plan.report_outputs]
+    )
+    assert plan.train_resources() == dict(gpu=0, mem_mb=3000, runtime=30)
+    assert plan.eval_resources() == dict(gpu=0, mem_mb=2000, runtime=10)
+    assert plan.cfg_options_args("default") == "" and plan.epoch_max_images == 20
+    for arm in ARMS:
+        assert plan.arm_configs[arm] == str(REPO / "configs" / "synthetic" / f"{arm}.py")
+        assert plan.arm_config_bases[arm] == [str(REPO / "configs" / "synthetic" / "_base_.py")]
+    assert plan.notices == []
+
+
+def test_runs_left_from_an_earlier_config_are_not_report_inputs(make_config, tmp_path):
+    """A run folder of seed 7 (or of an arm removed since) left in results/runs is not read by the report: its
+    inputs are the runs of this config only."""
+    for arm, seed in (("baseline", 7), ("dsl", 0)):
+        left = tmp_path / "results" / "runs" / "synthetic" / arm / "default" / f"seed{seed}"
+        (left / "epoch_detections").mkdir(parents=True)
+        for name in ("metrics.json", "scalars.json", "train_manifest.json"):
+            (left / name).write_text("{}")
+    plan = build(make_config("default.yaml", arms=["baseline", "dla"]))
+    inputs = [path for files in plan.report_inputs.values() for path in files]
+    assert len(inputs) == 6 and all("/seed0/" in path for path in inputs)
+    assert not [path for path in inputs + plan.final_targets if "seed7" in path or "/dsl/" in path]
+
+
+def test_coco_config_plan(make_config, fake_coco):
+    plan = build(make_config("coco_1x.yaml", dataset={"name": "coco", "root": f"{fake_coco}/"}))
+    assert len(plan.runs) == 12 and {run.seed for run in plan.runs} == {0, 1, 2}
+    assert plan.data_root == str(fake_coco)
+    # the annotation files are checked by the check_dataset job, which every training waits for
+    assert plan.data_inputs == ["results/data/coco.checked"]
+    assert plan.annotation_files == [
+        f"{fake_coco}/annotations/instances_train2017.json",
+        f"{fake_coco}/annotations/instances_val2017.json",
+    ]
+    assert plan.val_images == f"{fake_coco}/val2017"
+    assert plan.train_resources() == dict(gpu=8, mem_mb=64000, runtime=1440)
+    assert plan.eval_resources()["gpu"] == 1
+    assert plan.cfg_options_args("default") == "--cfg-options train_dataloader.batch_size=2"
+    assert plan.epoch_max_images == 100
+
+
+def test_gpu_model_is_requested_only_with_gpus(make_config, fake_coco):
+    resources = {"gpu_model": "a100"}
+    coco = {"name": "coco", "root": str(fake_coco)}
+    assert (
+        build(make_config("coco_1x.yaml", dataset=coco, resources=resources)).train_resources()["gpu_model"] == "a100"
+    )
+    assert "gpu_model" not in build(make_config("default.yaml", resources=resources)).train_resources()
+
+
+def test_cfg_options_of_a_variant(make_config):
+    plan = build(make_config("tiny.yaml", images_per_gpu=4))
+    assert plan.cfg_options("ki3-kb4-c5") == [
+        f"{DYNAMIC}.iou_topk=3",
+        f"{DYNAMIC}.beta_topk=4",
+        f"{DYNAMIC}.update_iter_interval=5",
+        "train_cfg.max_epochs=2",
+        "train_dataloader.batch_size=4",
+        "train_cfg.val_interval=1",
+    ]
+    assert plan.cfg_options_args("default") == (
+        "--cfg-options train_cfg.max_epochs=2 train_dataloader.batch_size=4 train_cfg.val_interval=1"
+    )
+    quoted = build(make_config("tiny.yaml", train={"cfg_options": ["optim_wrapper.optimizer.lr=0.01 "]}))
+    assert quoted.cfg_options_args("default") == "--cfg-options 'optim_wrapper.optimizer.lr=0.01 '"
+
+
+def test_sweeps_config_variants(make_config, fake_coco):
+    plan = build(make_config("sweeps.yaml", dataset={"name": "coco", "root": str(fake_coco)}))
+    # one hyper-parameter at a time around K_I 75, K_beta 10, C 100; the defaults themselves are 'default'
+    assert _variants(plan, "dynamic_rcnn") == {
+        "default",
+        "ki50-kb10-c100", "ki64-kb10-c100", "ki100-kb10-c100", "ki128-kb10-c100",
+        "ki75-kb8-c100", "ki75-kb15-c100",
+        "ki75-kb10-c20", "ki75-kb10-c50", "ki75-kb10-c200",
+    }  # fmt: skip
+    assert len(plan.runs) == 10 and not plan.epoch_detections
+    assert f"{DYNAMIC}.iou_topk=128" in plan.cfg_options_args("ki128-kb10-c100")
+
+
+def test_grid_sweep_on_synthetic(make_config):
+    ki, kb, c = _defaults()
+    sweeps = {"mode": "grid", "iou_topk": [ki, ki + 7], "beta_topk": [kb + 1], "arms": ["dynamic_rcnn"]}
+    plan = build(make_config("default.yaml", arms=["baseline"], seeds=[0, 1], sweeps=sweeps))
+    # every combination of the lists; C (empty list) stays at the default
+    assert _variants(plan, "dynamic_rcnn") == {f"ki{ki}-kb{kb + 1}-c{c}", f"ki{ki + 7}-kb{kb + 1}-c{c}"}
+    assert len(plan.runs) == 2 * 2 + 2  # 2 variants x 2 seeds + baseline x 2 seeds
+
+
+@pytest.mark.parametrize("mode", ["one_at_a_time", "grid"])
+def test_sweep_skips_the_variants_an_arm_ignores(make_config, mode):
+    ki, kb, c = _defaults()  # the family's defaults (all arms)
+    one_at_a_time = mode == "one_at_a_time"
+    kis, kbs = ([ki, ki + 5, ki + 10], [kb + 1, kb + 2, kb + 3]) if one_at_a_time else ([ki, ki + 5], [kb, kb + 1])
+    sweeps = {"mode": mode, "iou_topk": kis, "beta_topk": kbs, "arms": ["dla", "dsl", "dynamic_rcnn"]}
+    plan = build(make_config("default.yaml", arms=["baseline"], sweeps=sweeps))
+    name = "ki{}-kb{}-c{}".format
+    if one_at_a_time:
+        full = {name(k, kb, c) for k in kis[1:]} | {name(ki, k, c) for k in kbs}
+        dla_dropped, dsl_dropped = 3, 2  # dla: the 3 K_beta variants; dsl: the 2 K_I variants other than the default
+    else:
+        full = {name(k, b, c) for k in kis for b in kbs} - {name(ki, kb, c)}
+        dla_dropped, dsl_dropped = 2, 2
+    # dla trains only the default K_beta, dsl only the default K_I, dynamic_rcnn every variant
+    assert {arm: _variants(plan, arm) for arm in ("dla", "dsl", "dynamic_rcnn")} == {
+        "dla": {"default"} | {name(k, kb, c) for k in kis[1:]},
+        "dsl": {"default"} | {name(ki, b, c) for b in kbs if b != kb},
+        "dynamic_rcnn": {"default"} | full,
+    }
+    assert plan.notices == [
+        f"sweeps: arm dla ignores beta_topk (DSL off): {dla_dropped} variants not trained",
+        f"sweeps: arm dsl ignores iou_topk (DLA off): {dsl_dropped} variants not trained",
+    ]
+
+
+@pytest.mark.parametrize(
+    "sweeps, message",
+    [
+        # an arm whose only swept key is one it ignores (dla: K_beta, dsl: K_I) would train no sweep variant
+        ({"beta_topk": [3], "arms": ["dla", "dynamic_rcnn"]},
+         r"^sweeps\.arms contains 'dla', which ignores beta_topk \(DSL off\).*drop 'dla' from sweeps\.arms or sweep a "
+         r"key it uses \(sweeps\.iou_topk or sweeps\.update_iter_interval\)$"),
+        ({"mode": "grid", "iou_topk": [3, 4], "arms": ["dsl"]},
+         r"^sweeps\.arms contains 'dsl', which ignores iou_topk \(DLA off\).*drop 'dsl' from sweeps\.arms"),
+    ],
+)  # fmt: skip
+def test_sweep_arm_left_with_nothing_is_refused(make_config, sweeps, message):
+    with pytest.raises(PipelineConfigError, match=message):
+        build(make_config("tiny.yaml", sweeps=sweeps))
+
+
+def test_missing_arm_config_is_refused(make_config, tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "configs" / "synthetic").mkdir(parents=True)
+    (repo / "configs" / "synthetic" / "baseline.py").write_text("_base_ = './_base_.py'\n")
+    config = make_config("tiny.yaml", arms=["baseline"])
+    with pytest.raises(PipelineConfigError, match=r"baseline\.py inherits .*/_base_\.py, which is missing"):
+        build(config, repo=repo)
+    with pytest.raises(PipelineConfigError, match=r"no MMDetection config for family 'synthetic' and arm 'dla': "):
+        build(make_config("tiny.yaml", arms=["dla"]), repo=repo)
+
+
+# ------------------------------------------------------------------------------------------------ dataset roots
+@pytest.mark.parametrize(
+    "dataset, message",
+    [
+        ({"name": "coco"}, r"^dataset.name is 'coco' but dataset.root is not set; set it to the COCO 2017 root"),
+        ({"name": "coco", "root": "no/such/coco"}, r"^dataset.root 'no/such/coco' is not a COCO 2017 root: missing "
+         r"annotations/instances_train2017\.json, annotations/instances_val2017\.json, train2017, val2017\. Set "
+         r"dataset\.root"),
+    ],
+)  # fmt: skip
+def test_unusable_coco_root_is_refused(make_config, dataset, message):
+    with pytest.raises(PipelineConfigError, match=message):
+        build(make_config("tiny.yaml", family="coco_r50_fpn_1x", dataset=dataset))
+
+
+def test_incomplete_coco_root_names_what_is_missing(make_config, fake_coco):
+    (fake_coco / "val2017").rmdir()
+    with pytest.raises(PipelineConfigError, match=r"is not a COCO 2017 root: missing val2017\. Set dataset.root"):
+        build(make_config("coco_1x.yaml", dataset={"name": "coco", "root": str(fake_coco)}))
+
+
+SMALL = dict(num_train=3, num_val=1, image_size=64, seed=0)
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("file", r"dataset.root '[^']*/ds' is a file, not a folder"),
+        ("foreign", r"dataset.root '[^']*/ds' is a non-empty folder that is not a complete synthetic dataset"),
+        ("other_parameters", r"dataset.root '[^']*/ds' holds a synthetic dataset generated with other parameters "
+                             r"\(dataset.synthetic.num_train: 2 in the dataset, 3 wanted; "
+                             r"dataset.synthetic.image_size: 72 in the dataset, 64 wanted\).*Choose another "
+                             r"dataset.root .*or delete the folder"),
+        ("stale_marker", r"dataset.root '[^']*/ds' holds no synthetic dataset, but its marker '[^']*/ds.ready' says"),
+    ],
+)  # fmt: skip
+def test_unusable_synthetic_root_is_refused_and_kept(make_config, file_state, tmp_path, case, message):
+    """A root the synthetic_data rule could neither fill nor reuse is refused, nothing deleted or rewritten."""
+    from dynrcnn.data.synthetic import generate
+
+    data = tmp_path / "data"
+    data.mkdir()
+    root = data / "ds"
+    if case == "file":
+        root.write_text("not a folder")
+    elif case == "foreign":
+        root.mkdir()
+        (root / "mine.txt").write_text("keep me")
+    elif case == "other_parameters":
+        generate(root, **{**SMALL, "num_train": 2, "image_size": 72})
+    else:
+        (data / "ds.ready").write_text("{}")
+    before = file_state(data)
+    with pytest.raises(PipelineConfigError, match=message):
+        build(make_config("tiny.yaml", dataset=dict(name="synthetic", root=str(root), synthetic=SMALL)))
+    assert file_state(data) == before
+
+
+def test_synthetic_root_of_the_same_parameters_is_reused(make_config, tmp_path):
+    from dynrcnn.data.synthetic import generate
+
+    generate(tmp_path / "ds", **SMALL)
+    plan = build(make_config("tiny.yaml", dataset=dict(name="synthetic", root=f"{tmp_path}/ds/", synthetic=SMALL)))
+    assert plan.data_root == f"{tmp_path}/ds" and plan.data_inputs == [f"{tmp_path}/ds.ready"]
+
+
+# ---------------------------------------------------------------------------------------------------- torch-free
+def test_planning_imports_neither_torch_nor_mmdet(tmp_path):
+    """The workflow builds the plan while it builds the DAG: the default config and a sweep (which reads the arm
+    configs' hyper-parameters through mmengine's Config) leave torch, mmcv and mmdet unimported."""
+    code = (
+        "import sys\n"
+        "from dynrcnn.pipeline import build, load\n"
+        f"plan = build(load({str(REPO / 'configs/pipeline/default.yaml')!r}))\n"
+        f"sweep = load({str(REPO / 'configs/pipeline/default.yaml')!r})\n"
+        "sweep['sweeps'] = dict(iou_topk=[3], arms=['dynamic_rcnn'])\n"
+        "sweep_plan = build(sweep)\n"
+        "print(len(plan.runs), len(sweep_plan.runs))\n"
+        "print(sorted(m for m in ('torch', 'mmdet', 'mmcv') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split("\n")[:2] == ["4 5", "[]"], out.stdout

@@ -1,4 +1,5 @@
 """Hooks of the Dynamic R-CNN ablation suite."""
 from .dynamic_rcnn_stats_hook import DynamicRCNNStatsHook
+from .random_state_hook import RandomStateHook
 
-__all__ = ['DynamicRCNNStatsHook']
+__all__ = ['DynamicRCNNStatsHook', 'RandomStateHook']

@@ -229,3 +229,51 @@ def test_both_families_use_the_hook_and_the_worker_seeding(family):
     assert [h.type for h in cfg.custom_hooks] == ["DynamicRCNNStatsHook", "RandomStateHook"]
     assert cfg.train_dataloader.worker_init_fn == dict(type="epoch_seeded_worker_init_fn")
     assert cfg.train_dataloader.persistent_workers is False
+
+
+# ------------------------------------------------------------------ several ranks
+def _two_rank_worker(rank, port, queue):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    try:
+        scramble(100 + rank)  # every rank its own stream
+        runner = fake_runner(iteration=8)
+        hook = RandomStateHook()
+        hook.after_train_epoch(runner)  # collective: every rank
+        checkpoint = {}
+        if rank == 0:  # mmengine saves on rank 0 only
+            hook.before_save_checkpoint(runner, checkpoint)
+        expected = draws()
+        # every rank loads rank 0's file
+        shared = [through_file(checkpoint) if rank == 0 else None]
+        dist.broadcast_object_list(shared, src=0)
+        scramble(7)
+        resumed = RandomStateHook()
+        resumed.after_load_checkpoint(runner, shared[0])
+        resumed.before_train(runner)
+        resumed.before_train_epoch(runner)
+        queue.put((rank, len(shared[0]["random_state"]["ranks"]), draws() == expected, expected))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_every_rank_gets_its_own_states_back():
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("fork")
+    queue = ctx.SimpleQueue()
+    procs = [ctx.Process(target=_two_rank_worker, args=(rank, port, queue)) for rank in (0, 1)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    results = sorted(queue.get() for _ in procs)
+    assert [r[:3] for r in results] == [(0, 2, True), (1, 2, True)]
+    assert results[0][3] != results[1][3]  # the ranks' streams differ: each got its own back

@@ -27,7 +27,11 @@ _base_ = 'mmdet::dynamic_rcnn/dynamic-rcnn_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['dynrcnn.models', 'dynrcnn.engine'], allow_failed_imports=False)
 
 data_root = 'data/coco/'
+# Workers seeded per epoch and rank from the torch RNG, which RandomStateHook restores on resume; persistent
+# workers (mmdet's default) would be seeded once per attempt, so a resumed training would restart their streams.
 train_dataloader = dict(
+    persistent_workers=False,
+    worker_init_fn=dict(type='epoch_seeded_worker_init_fn'),
     dataset=dict(
         data_root=data_root,
         ann_file='annotations/instances_train2017.json',
@@ -59,5 +63,7 @@ model = dict(
                 statistics='mmdet',
                 sync_across_ranks=False))))
 
-custom_hooks = [dict(type='DynamicRCNNStatsHook')]
+# RandomStateHook: random-number states in checkpoints, so that a resumed training is bit-identical to the
+# uninterrupted one
+custom_hooks = [dict(type='DynamicRCNNStatsHook'), dict(type='RandomStateHook')]
 auto_scale_lr = dict(enable=True, base_batch_size=16)

@@ -2,6 +2,6 @@
 (``custom_imports = dict(imports=['dynrcnn.engine'])``)."""
 from dynrcnn import compat  # noqa: F401
 
-from .hooks import DynamicRCNNStatsHook, RunWallTimeHook
+from .hooks import DynamicRCNNStatsHook, RandomStateHook, RunWallTimeHook
 
-__all__ = ['DynamicRCNNStatsHook', 'RunWallTimeHook']
+__all__ = ['DynamicRCNNStatsHook', 'RandomStateHook', 'RunWallTimeHook']

@@ -77,7 +77,7 @@ def test_config_loads_and_builds(family, arm):
     cfg = load(family, arm)
     assert cfg.custom_imports == dict(imports=['dynrcnn.models', 'dynrcnn.engine'],
                                       allow_failed_imports=False)
-    assert [h.type for h in cfg.custom_hooks] == ['DynamicRCNNStatsHook']
+    assert [h.type for h in cfg.custom_hooks] == ['DynamicRCNNStatsHook', 'RandomStateHook']
     assert cfg.model.roi_head.type == 'AblationRoIHead'
     assert (get(cfg, DYN).dynamic_label, get(cfg, DYN).dynamic_loss) == ARMS[arm]
     model = build_model(cfg)

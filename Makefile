@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-complete
 
-.PHONY: env run test test-fast test-e2e test-slow lint format
+.PHONY: env run test test-fast test-e2e test-slow test-cluster lint format
 
 # The environment is (re)made when the pins or the setup script change; the script itself is idempotent.
 $(STAMP): scripts/setup_env.sh requirements/pinned.txt pyproject.toml
@@ -16,9 +16,10 @@ env: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/snakemake --cores all
 
-# Every check: the lint, then the fast unit tests, the slow learning test and the end-to-end pipeline test.
+# Every check: the lint, then the fast unit tests, the slow learning test, the end-to-end pipeline test and the
+# cluster rehearsal (a single-node SLURM cluster; as root, else those tests skip).
 test: lint
-	$(PY) -m pytest -m "e2e or slow or not (e2e or slow)"
+	$(PY) -m pytest -m "e2e or slow or cluster or not (e2e or slow or cluster)"
 
 # Fast unit tests only (pyproject's default marker filter).
 test-fast: $(STAMP)
@@ -29,6 +30,10 @@ test-e2e: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
+
+# The cluster rehearsal alone: starts a single-node SLURM cluster (scripts/local_slurm.sh, root), stops it after.
+test-cluster: $(STAMP)
+	$(PY) -m pytest -m cluster
 
 # ruff (Python: lint and format), snakefmt (Snakefile and rules) and Snakemake's own linter; `make format` fixes
 # what the first two find.

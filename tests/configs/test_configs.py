@@ -10,7 +10,7 @@ pytest.importorskip('mmdet')
 from mmengine.config import Config, DictAction  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-FAMILIES = ('coco_r50_fpn_1x', 'synthetic')
+FAMILIES = ('coco_r50_fpn_1x', 'coco_r50_fpn_1x_paper', 'synthetic')
 ARMS = {
     'baseline': (False, False),
     'dla': (True, False),
@@ -120,6 +120,7 @@ def test_hyperparameters_overridable(family):
 
 
 @pytest.mark.parametrize('family, default_root', [('coco_r50_fpn_1x', 'data/coco/'),
+                                                  ('coco_r50_fpn_1x_paper', 'data/coco/'),
                                                   ('synthetic', 'data/synthetic/')])
 def test_every_data_path_set_explicitly_and_overridable(family, default_root):
     cfg = load(family, 'baseline')

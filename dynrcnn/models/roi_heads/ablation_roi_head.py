@@ -20,6 +20,27 @@ synchronisation. The values of every iteration are exposed through
 :attr:`AblationRoIHead.last_log` for ``DynamicRCNNStatsHook`` to log after
 the iteration, and :meth:`AblationRoIHead.dynamic_state` /
 :meth:`AblationRoIHead.load_dynamic_state` let the hook checkpoint them.
+
+Smaller semantic differences:
+
+- Images without ground truth (e.g. COCO images whose only annotations are
+  crowd regions): under ``'mmdet'`` such an image contributes an IoU
+  statistic of 0 to the per-image mean (its proposals' largest IoU is 0), as
+  in MMDetection's ``DynamicRoIHead``; under ``'official'`` it contributes
+  nothing to either statistic.
+- Host reads: "no synchronisation" is the head's own. The logging hook
+  copies each iteration's few values to the host with one ``.tolist()`` in
+  ``after_train_iter``, after mmengine has already read the losses (which
+  waits for the device), so a training with the hook does one small copy
+  per iteration but no extra wait.
+- The beta guard (a median below ``EPS`` keeps the previous beta) applies
+  under both rules; the authors' code has none.
+- The proposals the statistics see are MMDetection's (1000 per image,
+  boxes without the authors' +1 pixel convention), not the authors' (2000
+  per two-image batch, +1 boxes), even under ``'official'``.
+
+Which config family uses which rule, and every deviation of each family from
+the paper: ``dynrcnn/families.py``.
 """
 import math
 from typing import List, Optional, Tuple

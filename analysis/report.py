@@ -102,7 +102,7 @@ def build_report(metrics_files, scalars_files, epoch_detection_dirs, out_dir, fa
     detections = F.load_sample_detections(by_arm, image_ids, epochs) if image_ids else {}
 
     written = []
-    for table in build_tables(runs, refs, dataset):
+    for table in build_tables(runs, refs, dataset, family):
         written += table.write(out_dir / 'tables')
     figs = {
         'dynamics_iou_beta': lambda: F.dynamics_figure(by_arm, dataset, refs),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from dynrcnn.families import comparison_preface
 from dynrcnn.run_record import DEFAULT_VARIANT, HYPERPARAMETERS, SUMMARY_METRICS
 
 from . import references as R
@@ -80,6 +81,8 @@ class Table:
         data (pd.DataFrame): machine-readable content, written as the CSV.
         preface (list[str]): lines printed in bold above the table (the dataset warning).
         parts (list[Part]): further tabulars printed under the main one, before the notes.
+        basis (list[str]): above a comparison with the paper, what produced our numbers: the config family, its
+            statistics rule and its deviations from the paper (:func:`dynrcnn.families.comparison_preface`).
     """
 
     name: str
@@ -90,11 +93,14 @@ class Table:
     data: pd.DataFrame
     preface: list = field(default_factory=list)
     parts: list = field(default_factory=list)
+    basis: list = field(default_factory=list)
 
     def to_markdown(self):
         """str: the table as GitHub-flavoured Markdown with its notes."""
         lines = [f'## {self.title}', '']
         lines += [f'**{p}**\n' for p in self.preface]
+        if self.basis:
+            lines += [self.basis[0], ''] + [f'{line}  ' for line in self.basis[1:]] + ['']
         lines += _md_tabular(self.header, self.rows)
         for part in self.parts:
             lines += ['', f'### {part.title}', ''] + _md_tabular(part.header, part.rows)
@@ -108,6 +114,8 @@ class Table:
         lines = [r'% requires \usepackage{booktabs}', r'\begin{table}[htbp]', r'\centering', r'\small',
                  rf'\caption{{{latex_escape(self.title)}}}', rf'\label{{tab:{self.name}}}']
         lines += [rf'\textbf{{{latex_escape(p)}}}\par\medskip' for p in self.preface]
+        if self.basis:
+            lines += [r'{\footnotesize'] + [latex_escape(line) + r'\par' for line in self.basis] + [r'}\medskip']
         lines += _latex_tabular(self.header, self.rows)
         for part in self.parts:
             lines += [r'\par\medskip', rf'\textbf{{{latex_escape(part.title)}}}\par\smallskip']
@@ -536,17 +544,27 @@ def references_table(refs, dataset):
                  dataset_preface(dataset))
 
 
-def build_tables(runs, refs, dataset):
+#: The tables that set our numbers beside the paper's: each states which family and rule produced ours.
+COMPARISON_TABLES = ('ablation', 'breakdown', 'gains', 'sweeps', 'reference_numbers')
+
+
+def build_tables(runs, refs, dataset, family):
     """Every report table, in report order.
 
     Args:
         runs (list[Run]): all runs.
         refs (list[Reference]): reference numbers.
         dataset (str): ``synthetic`` or ``coco``.
+        family (str): the config family of the runs (a key of :data:`dynrcnn.families.FAMILIES`).
 
     Returns:
         list[Table]
     """
-    return [ablation_table(runs, refs, dataset), breakdown_table(runs, refs, dataset),
-            gains_table(runs, refs, dataset), sweeps_table(runs, refs, dataset), runs_table(runs, dataset),
-            references_table(refs, dataset)]
+    tables = [ablation_table(runs, refs, dataset), breakdown_table(runs, refs, dataset),
+              gains_table(runs, refs, dataset), sweeps_table(runs, refs, dataset), runs_table(runs, dataset),
+              references_table(refs, dataset)]
+    basis = comparison_preface(family)
+    for table in tables:
+        if table.name in COMPARISON_TABLES:
+            table.basis = basis
+    return tables

@@ -70,6 +70,8 @@ class Family:
         statistics (str): its statistics rule (a key of :data:`STATISTICS_RULES`).
         summary (str): one sentence on what it is.
         deviations (tuple[Deviation, ...]): how its recipe differs from the paper's.
+        schedule (str): ``epoch`` (``EpochBasedTrainLoop``: ``train.max_epochs`` and per-epoch detections apply)
+            or ``iteration`` (``IterBasedTrainLoop``: neither does).
     """
 
     name: str
@@ -77,6 +79,7 @@ class Family:
     statistics: str
     summary: str
     deviations: tuple
+    schedule: str = "epoch"
 
 
 #: The MMDetection recipe's deviations from the authors' code that the paper family removes. The two COCO
@@ -245,11 +248,17 @@ FAMILIES = {
         "official",
         "the authors' R-50-FPN 1x recipe as far as MMDetection 3.3 expresses it",
         UNMATCHED,
+        schedule="iteration",
     ),
 }
 
 #: The dataset each family is made for.
 FAMILY_DATASETS = {name: family.dataset for name, family in FAMILIES.items()}
+
+
+def families_of(dataset: str) -> list:
+    """The families made for ``dataset``, in :data:`FAMILIES` order."""
+    return [name for name, made_for in FAMILY_DATASETS.items() if made_for == dataset]
 
 
 def family(name: str) -> Family:

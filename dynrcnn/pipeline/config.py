@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 
 from dynrcnn.dynamic_settings import check_dynamic_cfg
+from dynrcnn import families
+from dynrcnn.families import FAMILY_DATASETS, families_of
 from dynrcnn.run_record import DYNAMIC_RCNN_KEY, HYPERPARAMETERS
 
 #: The repository (the schema, the MMDetection configs and the Snakefile live in it).
@@ -17,9 +19,6 @@ REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 SCHEMA_NAME = "workflow/schemas/config.schema.yaml"
 
-#: The dataset each config family is made for, and the family of each dataset.
-FAMILY_DATASETS = {"synthetic": "synthetic", "coco_r50_fpn_1x": "coco"}
-DATASET_FAMILIES = {dataset: family for family, dataset in FAMILY_DATASETS.items()}
 
 _LOADER_PATHS = r"(train|val|test)_dataloader\.dataset(\.dataset)*\.(data_root|ann_file|data_prefix)(\..+)?"
 #: train.cfg_options keys the pipeline sets itself (an option would silently override the pipeline's value, or be
@@ -111,6 +110,7 @@ def validate(config, schema=SCHEMA):
     """
     _check_schema(config, schema)
     _check_dataset_family(config)
+    _check_schedule(config)
     _check_sweeps(config)
     _check_cfg_options(config)
     return config
@@ -149,8 +149,18 @@ def _check_dataset_family(config):
     if dataset != expected:
         raise PipelineConfigError(
             f"dataset.name is {dataset!r} but family is {family!r}, whose configs (configs/{family}/) are made for "
-            f"dataset.name {expected!r}; set family: {DATASET_FAMILIES[dataset]} to train on {dataset}, or "
+            f"dataset.name {expected!r}; set family: {' or '.join(families_of(dataset))} to train on {dataset}, or "
             f"dataset.name: {expected}"
+        )
+
+
+def _check_schedule(config):
+    family = config["family"]
+    if config["train"]["max_epochs"] and families.family(family).schedule != "epoch":
+        raise PipelineConfigError(
+            f"train.max_epochs is set but family {family!r} trains by iteration (IterBasedTrainLoop); remove "
+            "train.max_epochs and shorten it with train.cfg_options, e.g. ['train_cfg.max_iters=N', "
+            "'train_cfg.val_interval=N'] (and the schedule's milestones)"
         )
 
 

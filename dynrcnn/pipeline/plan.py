@@ -15,7 +15,7 @@ from collections import namedtuple
 from pathlib import Path
 
 from analysis.outputs import CATEGORIES, OUTPUTS
-from dynrcnn import run_record
+from dynrcnn import families, run_record
 from dynrcnn.run_record import DEFAULT_VARIANT, DYNAMIC_RCNN_KEY, HYPERPARAMETERS
 
 from . import data
@@ -191,8 +191,9 @@ class Plan:
 
     @property
     def epoch_detections(self):
-        """Whether every run gets its per-epoch detections (the report's sample figures)."""
-        return self.config["evaluate"]["epoch_detections"]
+        """Whether every run gets its per-epoch detections (the report's sample figures); an iteration-based family
+        keeps no epoch checkpoints, so it gets none."""
+        return self.config["evaluate"]["epoch_detections"] and families.family(self.family).schedule == "epoch"
 
     @property
     def epoch_max_images(self):

@@ -19,7 +19,7 @@ def refs():
 @pytest.fixture(scope='module')
 def tables(fixture_tree, refs):
     runs = load_runs(*run_files(fixture_tree['runs']))
-    return {t.name: t for t in T.build_tables(runs, refs, 'synthetic')}
+    return {t.name: t for t in T.build_tables(runs, refs, 'synthetic', 'synthetic')}
 
 
 def md_rows(table):
@@ -193,3 +193,18 @@ def test_runs_table_keeps_the_dirty_mark(fixture_tree):
     assert 'had uncommitted changes' in md
     clean = T.runs_table(load_runs(*run_files(fixture_tree['runs'])), 'synthetic').to_markdown()
     assert '-dirty' not in clean and 'uncommitted' not in clean
+
+
+@pytest.mark.parametrize('family', ['synthetic', 'coco_r50_fpn_1x', 'coco_r50_fpn_1x_paper'])
+def test_every_comparison_with_the_paper_names_its_family_rule_and_deviations(fixture_tree, refs, family):
+    from dynrcnn import families
+
+    runs = load_runs(*run_files(fixture_tree['runs']))
+    tables = {t.name: t for t in T.build_tables(runs, refs, 'synthetic', family)}
+    fam = families.family(family)
+    for name in T.COMPARISON_TABLES:
+        md = tables[name].to_markdown()
+        assert f'Family: {family} ' in md and f"statistics rule: '{fam.statistics}'" in md, name
+        assert all(d.line() in md for d in fam.deviations), name
+        assert T.latex_escape(f'Family: {family} ') in tables[name].to_latex(), name
+    assert 'Family:' not in tables['runs'].to_markdown()  # our runs only: no comparison with the paper

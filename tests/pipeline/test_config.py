@@ -41,11 +41,15 @@ def _options(*options):
         # dataset and family must match
         (
             dict(dataset={"name": "coco", "root": "no/such/coco"}),
-            r"dataset\.name is 'coco' but family is 'synthetic'.*set family: coco_r50_fpn_1x",
+            r"dataset\.name is 'coco' but family is 'synthetic'.*set family: coco_r50_fpn_1x or coco_r50_fpn_1x_paper to",
         ),
         (
             dict(family="coco_r50_fpn_1x"),
             r"dataset\.name is 'synthetic' but family is 'coco_r50_fpn_1x'.*set family: synthetic",
+        ),
+        (
+            dict(dataset={"name": "coco", "root": "no/such/coco"}, family="coco_r50_fpn_1x_paper", train={"max_epochs": 2}),
+            r"^train\.max_epochs is set but family 'coco_r50_fpn_1x_paper' trains by iteration.*train_cfg\.max_iters",
         ),
         # sweeps that would train nothing, or duplicates
         (dict(sweeps={"iou_topk": [50], "arms": []}), r"sweeps\.iou_topk is set but sweeps\.arms is empty"),

@@ -12,7 +12,8 @@
 #      the machine's own packages stay as they are)
 #   3. mmcv: builds mmcv 2.1.0 with its CUDA ops for this GPU's architecture only (TORCH_CUDA_ARCH_LIST from the
 #      device, MAX_JOBS = cores) and prints how long it took; a failed build prints the compiler's first error.
-#      The wheel is kept in WORK/mmcv-wheel and reused by later runs
+#      The wheel is kept in WORK/mmcv-wheel and reused by later runs, and copied to OUT when it is at most 16 MiB
+#      (a later machine can then skip the build: --mmcv-wheel FILE)
 #   4. stack: tests/test_stack.py and benchmarks/gpu_stack_check.py (mmcv's CUDA ops against the CPU's, a
 #      detector's training step on the GPU)
 #   5. bench: benchmarks/bench_roi_head.py --device cuda at a realistic size (ResNet-50-FPN, 2 images of 800 px):
@@ -20,7 +21,8 @@
 #      the host-read counts
 #   6. train: the synthetic Dynamic R-CNN arm trained on the GPU through the pipeline's own commands (the train and
 #      evaluate rules': dynrcnn.tools.gpu_slots -> dynrcnn.tools.train, then dynrcnn.tools.evaluate) on the
-#      default synthetic dataset for --train-epochs epochs (300 iterations each); prints iterations per second, AP50
+#      default synthetic dataset (generated on one core while mmcv builds) for --train-epochs epochs (300
+#      iterations each); prints iterations per second and AP50
 #
 # Everything printed also goes to OUT/summary.txt (appended, one header per run); OUT/results.json holds the figures.
 # Budget: about 10 minutes on a 16-core machine; if the build alone is long, split the run in two commands:
@@ -35,9 +37,14 @@
 #   --jobs N           MAX_JOBS of the build (default: the number of cores)
 #   --arch LIST        TORCH_CUDA_ARCH_LIST (default: the GPU's compute capability, e.g. 9.0)
 #   --bench-iters N    timed iterations per head (default 100)   --train-epochs N   (default 2, 600 iterations)
+#   --mmcv-wheel FILE  install this mmcv wheel (built by an earlier run for the same torch and GPU) instead of
+#                      building one
+#   --deadline S       end within S seconds of the start: later steps get shorter time limits or are skipped, so
+#                      the summary is always written (e.g. 570 under a 600 s limit)
 #   --dry-run          on any machine, no GPU needed: check the wheel folder (complete for its target Python?) and
 #                      the repository, print the commands a run would run, exit 0 if all is in place
 #   For rehearsing this script on a CPU machine (no CUDA build, small sizes): --device cpu --skip-install --tiny
+# shellcheck disable=SC2317 # the step functions are called through step's "$@"
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -56,12 +63,13 @@ BENCH_ITERS=100
 TRAIN_EPOCHS=2
 TINY=0
 SKIP_INSTALL=0
-BENCH_TIMEOUT=360
-TRAIN_TIMEOUT=480
+DEADLINE=0
+MMCV_WHEEL=
+DATA_PID=
 MMCV_VERSION=2.1.0
 MMCV_SDIST=mmcv-$MMCV_VERSION.tar.gz
 
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; /^# shellcheck/d; s/^# \{0,1\}//'; }
 need() { [ -n "${2:-}" ] || { echo "gpu_check: $1 needs a value" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -74,6 +82,8 @@ while [ $# -gt 0 ]; do
     --arch) need "$1" "${2:-}"; ARCH=$2; shift ;;
     --bench-iters) need "$1" "${2:-}"; BENCH_ITERS=$2; shift ;;
     --train-epochs) need "$1" "${2:-}"; TRAIN_EPOCHS=$2; shift ;;
+    --deadline) need "$1" "${2:-}"; DEADLINE=$2; shift ;;
+    --mmcv-wheel) need "$1" "${2:-}"; MMCV_WHEEL=$2; shift ;;
     --device) need "$1" "${2:-}"; DEVICE=$2; shift ;;
     --dry-run) DRY=1 ;;
     --skip-install) SKIP_INSTALL=1 ;;
@@ -121,21 +131,42 @@ fi
 declare -A STATUS=()
 STEPS=()
 FAILED=0
-# step NAME FUNCTION: run one step, record PASS/FAIL and its seconds; a step function returns non-zero on failure.
+# step NAME FUNCTION: run one step, record its result and seconds; the function returns 0 (passed), 3 (skipped:
+# too little time left before --deadline) or anything else (failed).
 step() {
-  local name=$1 t0=$SECONDS
+  local name=$1 t0=$SECONDS rc=0
   shift
   STEPS+=("$name")
   say "== $name"
-  if "$@"; then
+  "$@" || rc=$?
+  if [ "$rc" = 0 ]; then
     STATUS[$name]="$([ "$DRY" = 1 ] && echo ok || echo PASS) ($((SECONDS - t0)) s)"
+  elif [ "$rc" = 3 ]; then
+    STATUS[$name]="SKIPPED (deadline)"
+    FAILED=1
   else
     STATUS[$name]="FAIL ($((SECONDS - t0)) s)"
     FAILED=1
     say "$name FAILED"
   fi
 }
+# time_left DEFAULT: seconds a step may run: DEFAULT, or less so that the run ends by --deadline (20 s kept for
+# the summary); 0 when too little is left to start it.
+time_left() {
+  local t=$1 left
+  if [ "$DEADLINE" -gt 0 ]; then
+    left=$((DEADLINE - (SECONDS - START) - 20))
+    [ "$left" -ge "$t" ] || t=$left
+    [ "$t" -ge 30 ] || t=0
+  fi
+  echo "$t"
+}
+skip_for_deadline() {
+  echo "  skipped: $((DEADLINE - (SECONDS - START))) s left before --deadline $DEADLINE"
+  return 3
+}
 finish() {
+  [ -z "$DATA_PID" ] || wait "$DATA_PID" 2>/dev/null || true
   say "== summary"
   local name
   for name in "${STEPS[@]}"; do printf '  %-10s %s\n' "$name" "${STATUS[$name]}"; done
@@ -268,7 +299,8 @@ do_install() {
       rm -rf "$SITE"
       "${pip_install[@]}" "$WHEELS"/*.whl || return 1
       echo "$manifest_sum" >"$stamp"
-      echo "  installed $(ls "$WHEELS"/*.whl | wc -l) wheels into $SITE"
+      local all=("$WHEELS"/*.whl)
+      echo "  installed ${#all[@]} wheels into $SITE"
     fi
   fi
   # the packages the folder leaves to this machine must be importable (with the folder's numpy)
@@ -292,10 +324,15 @@ do_mmcv() {
   local arch=${ARCH:-<gpu-compute-capability>} key dir log=$WORK/mmcv-build.log
   key=mmcv-$MMCV_VERSION-torch${TORCH_TAG//+/_}-sm${arch//[.;]/_}
   dir=$WORK/mmcv-wheel/$key
-  if [ "$DRY" = 0 ] && ls "$dir"/mmcv-*.whl >/dev/null 2>&1; then
-    echo "  reusing the wheel built by an earlier run: $(ls "$dir"/mmcv-*.whl) ($(cat "$dir/build-seconds" 2>/dev/null \
-      || echo '?') s to build)"
-    echo "reused" >"$WORK/mmcv-build-status"
+  if [ -n "$MMCV_WHEEL" ]; then
+    [ -f "$MMCV_WHEEL" ] || { echo "  ERROR: --mmcv-wheel $MMCV_WHEEL does not exist"; return 1; }
+    echo "  --mmcv-wheel: installing $MMCV_WHEEL instead of building (it must be built for torch $TORCH_TAG, $arch)"
+    [ "$DRY" = 1 ] || echo "given 0" >"$WORK/mmcv-build-status"
+  elif [ "$DRY" = 0 ] && ls "$dir"/mmcv-*.whl >/dev/null 2>&1; then
+    local built_in
+    built_in=$(cat "$dir/build-seconds" 2>/dev/null || echo 0)
+    echo "  reusing the wheel an earlier run built (in $built_in s): $(ls "$dir"/mmcv-*.whl)"
+    echo "reused $built_in $JOBS $arch" >"$WORK/mmcv-build-status"
   else
     [ "$DRY" = 1 ] || rm -rf "$dir.partial"
     say "building mmcv $MMCV_VERSION with its CUDA ops (TORCH_CUDA_ARCH_LIST=$arch, MAX_JOBS=$JOBS); log: $log"
@@ -338,9 +375,21 @@ do_mmcv() {
     echo "built $seconds $JOBS $arch" >"$WORK/mmcv-build-status"
     say "mmcv $MMCV_VERSION built in $seconds s ($((seconds / 60)) min $((seconds % 60)) s; MAX_JOBS=$JOBS," \
       "TORCH_CUDA_ARCH_LIST=$arch)"
+    local wheel size
+    wheel=$(ls "$dir"/mmcv-*.whl)
+    size=$(stat -c %s "$wheel")
+    if [ "$size" -le $((16 * 1024 * 1024)) ]; then
+      cp "$wheel" "$OUT/"
+      echo "  the wheel ($((size / 1024)) KiB) is also in $OUT: a later run on a fresh machine with the same torch" \
+        "and GPU can skip the build with --mmcv-wheel $(basename "$wheel")"
+    else
+      echo "  the wheel is $((size / 1024 / 1024)) MiB: not copied to $OUT (over 16 MiB)"
+    fi
   fi
+  local wheels=("$dir"/mmcv-*.whl)
+  [ -z "$MMCV_WHEEL" ] || wheels=("$(abspath "$MMCV_WHEEL")")
   run env PIP_CONFIG_FILE=/dev/null "$PY" -m pip --isolated --disable-pip-version-check install --no-index \
-    --no-deps --no-compile --quiet --upgrade --target "$SITE" "$dir"/mmcv-*.whl || return 1
+    --no-deps --no-compile --quiet --upgrade --target "$SITE" "${wheels[@]}" || return 1
   [ "$DRY" = 1 ] || "$PY" -c '
 import mmcv, mmcv.ops
 from mmcv.ops import get_compiler_version, get_compiling_cuda_version
@@ -348,42 +397,78 @@ print(f"  mmcv {mmcv.__version__} from {mmcv.__file__.rsplit("/", 2)[0]}: ops co
       f"{get_compiling_cuda_version()}, {get_compiler_version()}")'
 }
 
+# ----------------------------------------------------------------------------------------------------------- data
+# The pipeline's default synthetic dataset (dataset.synthetic's defaults: 600 + 100 images of 160 px), made on one
+# core while mmcv builds; the generator keeps a complete dataset with the same parameters.
+DATA=$WORK/data/synthetic
+DATA_ARGS=()
+if [ "$TINY" = 1 ]; then
+  DATA=$WORK/data/tiny
+  DATA_ARGS=(--num-train 32 --num-val 8 --image-size 64)
+fi
+start_data() {
+  [ "$DRY" = 0 ] && [ "$STAGE" != check ] || return 0
+  say "generating the synthetic dataset in the background: $DATA (log $WORK/data.log)"
+  ("$PY" -m dynrcnn.data.synthetic --out "$DATA" "${DATA_ARGS[@]}" >"$WORK/data.log" 2>&1
+    echo $? >"$WORK/data.rc") &
+  DATA_PID=$!
+}
+wait_data() {
+  if [ -n "$DATA_PID" ]; then
+    wait "$DATA_PID" 2>/dev/null || true
+    DATA_PID=
+    [ "$(cat "$WORK/data.rc" 2>/dev/null)" = 0 ] || {
+      echo "  generating the dataset FAILED:"
+      tail -n 20 "$WORK/data.log" | sed 's/^/    | /'
+      return 1
+    }
+    show "$PY" -m dynrcnn.data.synthetic --out "$DATA" "${DATA_ARGS[@]}" "(ran while mmcv was built)"
+    sed 's/^/  /' "$WORK/data.log" | tail -n 3
+  else
+    # made here when no earlier step started it (--stage check; the dry run); kept as it is when complete
+    run "$PY" -m dynrcnn.data.synthetic --out "$DATA" "${DATA_ARGS[@]}"
+  fi
+}
+
 # ---------------------------------------------------------------------------------------------------------- stack
 do_stack() {
-  local rc=0
-  run "$PY" -m pytest -q -p no:cacheprovider tests/test_stack.py || rc=1
-  run "$PY" benchmarks/gpu_stack_check.py --device "$DEVICE" || rc=1
-  return $rc
+  local rc=0 t
+  t=$(time_left 240)
+  [ "$t" -gt 0 ] || skip_for_deadline || return
+  show "$PY" -m pytest -q -p no:cacheprovider tests/test_stack.py
+  [ "$DRY" = 1 ] || timeout "$t" "$PY" -m pytest -q -p no:cacheprovider tests/test_stack.py || rc=1
+  show "$PY" benchmarks/gpu_stack_check.py --device "$DEVICE"
+  [ "$DRY" = 1 ] || timeout "$t" "$PY" benchmarks/gpu_stack_check.py --device "$DEVICE" || rc=1
+  return "$rc"
 }
 
 # ---------------------------------------------------------------------------------------------------------- bench
 do_bench() {
   local size=(--depth 50 --base-channels 64 --image-size 800 --batch-size 2 --iters "$BENCH_ITERS" --warmup 5)
   [ "$TINY" = 0 ] || size=(--depth 18 --base-channels 16 --image-size 256 --batch-size 2 --iters 6 --warmup 2)
+  local t
+  t=$(time_left 360)
+  [ "$t" -gt 0 ] || skip_for_deadline || return
   show "$PY" benchmarks/bench_roi_head.py --device "$DEVICE" "${size[@]}" --interval 5 '>' "$WORK/bench_roi_head.log"
   [ "$DRY" = 0 ] || return 0
-  timeout "$BENCH_TIMEOUT" "$PY" benchmarks/bench_roi_head.py --device "$DEVICE" "${size[@]}" --interval 5 \
+  timeout "$t" "$PY" benchmarks/bench_roi_head.py --device "$DEVICE" "${size[@]}" --interval 5 \
     2>&1 | tee "$WORK/bench_roi_head.log"
 }
 
 # ---------------------------------------------------------------------------------------------------------- train
 do_train() {
-  local data=$WORK/data/synthetic gpus=1 epochs=$TRAIN_EPOCHS run_dir=$WORK/train/run work_dir=$WORK/train/work
-  local data_args=()
+  local gpus=1 epochs=$TRAIN_EPOCHS run_dir=$WORK/train/run work_dir=$WORK/train/work t
   [ "$DEVICE" = cuda ] || gpus=0 # as the train rule with gpus_per_job: 0
-  if [ "$TINY" = 1 ]; then
-    data=$WORK/data/tiny
-    data_args=(--num-train 32 --num-val 8 --image-size 64)
-    epochs=1
-  fi
-  # the default synthetic dataset (the pipeline's dataset.synthetic defaults); kept by the generator if complete
-  run "$PY" -m dynrcnn.data.synthetic --out "$data" "${data_args[@]}" || return 1
+  [ "$TINY" = 0 ] || epochs=1
+  wait_data || return 1
+  t=$(time_left 480)
+  [ "$t" -gt 0 ] || skip_for_deadline || return
   # a fresh training every time: a work dir holding checkpoints would be resumed (and end at once)
   [ "$DRY" = 1 ] || rm -rf "$WORK/train"
   # the train rule's command (workflow/rules/train.smk) with one GPU; only the schedule is shortened
   local train_cmd=(env OMP_NUM_THREADS=1 "$PY" -m dynrcnn.tools.gpu_slots --gpus "$gpus" --
     "$PY" -m dynrcnn.tools.train configs/synthetic/dynamic_rcnn.py --work-dir "$work_dir" --run-dir "$run_dir"
-    --seed 0 --data-root "$data" --dataset synthetic --threads 1 --launcher none
+    --seed 0 --data-root "$DATA" --dataset synthetic --threads 1 --launcher none
     --cfg-options "train_cfg.max_epochs=$epochs")
   # the evaluate rule's command (workflow/rules/evaluate.smk) with the schema's defaults
   local eval_cmd=(env OMP_NUM_THREADS=1 "$PY" -m dynrcnn.tools.gpu_slots --gpus "$gpus" --
@@ -391,8 +476,8 @@ do_train() {
     --seed 0 --dataset synthetic --threads 1 --epoch-detections --out "$run_dir/metrics.json")
   show "${train_cmd[@]}"
   if [ "$DRY" = 0 ]; then
-    timeout "$TRAIN_TIMEOUT" "${train_cmd[@]}" >"$WORK/train.log" 2>&1 || {
-      echo "  training FAILED; the end of $WORK/train.log:"
+    timeout "$t" "${train_cmd[@]}" >"$WORK/train.log" 2>&1 || {
+      echo "  training FAILED (or stopped after $t s); the end of $WORK/train.log:"
       tail -n 40 "$WORK/train.log" | sed 's/^/    | /'
       return 1
     }
@@ -402,7 +487,9 @@ do_train() {
   fi
   show "${eval_cmd[@]}"
   if [ "$DRY" = 0 ]; then
-    timeout 300 "${eval_cmd[@]}" >"$WORK/evaluate.log" 2>&1 || {
+    t=$(time_left 300)
+    [ "$t" -gt 0 ] || skip_for_deadline || return
+    timeout "$t" "${eval_cmd[@]}" >"$WORK/evaluate.log" 2>&1 || {
       echo "  evaluation FAILED; the end of $WORK/evaluate.log:"
       tail -n 40 "$WORK/evaluate.log" | sed 's/^/    | /'
       return 1
@@ -422,7 +509,7 @@ do_repository() {
     [ -f "$f" ] || { echo "  missing $f"; missing=1; }
   done
   [ "$missing" = 0 ] && echo "  the scripts, config and tools the run uses are in place"
-  return $missing
+  return "$missing"
 }
 
 if [ "$DRY" = 1 ]; then
@@ -435,6 +522,7 @@ if [ "$FAILED" = 1 ] && [ "$DRY" = 0 ]; then finish; fi
 step install do_install
 use_site
 if [ "$FAILED" = 1 ] && [ "$DRY" = 0 ]; then finish; fi
+start_data
 step mmcv do_mmcv
 if [ "$FAILED" = 1 ] && [ "$DRY" = 0 ]; then finish; fi
 if [ "$STAGE" != build ]; then

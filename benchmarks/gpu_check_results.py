@@ -100,7 +100,8 @@ def train_lines(f: dict) -> list:
         overall = f" ({f['iters_per_s_overall']:.2f} it/s over the whole training" if "iters_per_s_overall" in f else ""
         overall += f", {f['wall_time_s']:.0f} s)" if overall else ""
         lines.append(
-            f"training on {f.get('device')}: {f['iterations']} iterations, {f['iters_per_s_logged']:.2f} it/s "
+            f"training on {f.get('device')}: {f['iterations']} iterations (last logged), "
+            f"{f['iters_per_s_logged']:.2f} it/s "
             f"(median logged {f['seconds_per_iter_median'] * 1e3:.1f} ms per iteration, data loading "
             f"{f['data_time_median'] * 1e3:.1f} ms){overall}"
         )
@@ -149,7 +150,11 @@ def final(args) -> int:
     if build_info:
         detail = f", MAX_JOBS={build_info['max_jobs']}, arch {build_info['arch']}" if "arch" in build_info else ""
         seconds = f" in {build_info['seconds']} s" if build_info.get("seconds") is not None else ""
-        print(f"mmcv 2.1.0 CUDA build: {build_info['result']}{seconds}{detail}")
+        result = {
+            "reused": f"reused the wheel an earlier run built{seconds}{detail}",
+            "given": "installed the wheel given with --mmcv-wheel (not built here)",
+        }.get(build_info["result"], f"{build_info['result']}{seconds}{detail}")
+        print(f"mmcv 2.1.0 CUDA build: {result}")
     for line in bench_lines(results.get("bench", {"setup": None, "ratios": [], "host_reads": {}})):
         print(line)
     for line in train_lines(results.get("train", {})):

@@ -29,8 +29,15 @@ for ((i = 0; i < ${#args[@]}; i++)); do
   esac
 done
 if [ -z "${PYTHON:-}" ]; then
+  # a pyenv-installed python<version> that is not on PATH counts too
+  pyenv_python=
+  for candidate in "$(pyenv root 2>/dev/null || echo /nonexistent)/versions/$version".*/bin/"python$version"; do
+    [ ! -x "$candidate" ] || pyenv_python=$candidate
+  done
   if "python$version" -c 'import sys' >/dev/null 2>&1; then
     PYTHON=python$version
+  elif [ -n "$pyenv_python" ]; then
+    PYTHON=$pyenv_python
   else
     PYTHON=python3
     echo "[prepare_gpu_wheels] no python$version here: using $PYTHON; environment markers are evaluated for it" >&2

@@ -230,6 +230,20 @@ def test_provided_check_names_a_package_the_machine_cannot_import(tmp_path, caps
     assert "nope (import no_such_module_xyz: ModuleNotFoundError" in captured.err
 
 
+def test_a_run_on_a_machine_whose_torch_lacks_cuda_stops_with_a_clear_message(tmp_path):
+    torch = pytest.importorskip("torch")
+    if torch.version.cuda is not None:
+        pytest.skip("this torch is a CUDA build")
+    command = ["bash", str(GPU_CHECK), "--skip-install", "--python", sys.executable]
+    command += ["--out", str(tmp_path / "out"), "--work", str(tmp_path / "work")]
+    proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stdout
+    assert f"ERROR: torch {torch.__version__} is a CPU build" in proc.stdout
+    assert "preflight  FAIL" in proc.stdout and "== mmcv" not in proc.stdout
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["steps"]["preflight"].startswith("FAIL")
+
+
 def test_scripts_parse_and_print_their_usage():
     for script in (GPU_CHECK, PREPARE):
         subprocess.run(["bash", "-n", str(script)], check=True)
@@ -297,7 +311,7 @@ def test_final_block_and_results_json_from_a_finished_check(tmp_path, capsys):
     assert gpu_check_results.main(args + ["--status", "mmcv=PASS (312 s)", "--status", "train=PASS (80 s)"]) == 0
     printed = capsys.readouterr().out
     assert "mmcv 2.1.0 CUDA build: built in 312 s, MAX_JOBS=16, arch 9.0" in printed
-    assert "training on NVIDIA H200: 600 iterations, 16.67 it/s" in printed
+    assert "training on NVIDIA H200: 600 iterations (last logged), 16.67 it/s" in printed
     assert "15.00 it/s over the whole training" in printed
     assert "AP50 61.2" in printed and "IoU threshold 0.400 -> 0.550" in printed
     results = json.loads(out.read_text())

@@ -348,7 +348,7 @@ do_mmcv() {
     while kill -0 "$pid" 2>/dev/null; do
       sleep 5
       if [ $(((SECONDS - t0) % 60)) -lt 5 ]; then
-        last=$(grep -o '^\[[0-9]*/[0-9]*\]' "$log" | tail -1 || true)
+        last=$(grep -o '\[[0-9]*/[0-9]*\]' "$log" | tail -1 || true)
         say "  building: ${last:-(preparing)} after $((SECONDS - t0)) s"
       fi
     done
@@ -357,16 +357,7 @@ do_mmcv() {
     tail -n 300 "$log" >"$OUT/mmcv_build_tail.log"
     if [ "$rc" != 0 ] || ! ls "$dir.partial"/mmcv-*.whl >/dev/null 2>&1; then
       echo "  mmcv build FAILED after $seconds s (exit $rc); full log $log, its end in $OUT/mmcv_build_tail.log"
-      local first
-      first=$(grep -n -m1 -E '(^|[^A-Za-z_])(error|fatal error)( [A-Z]*[0-9]+)?:' "$log" | cut -d: -f1 || true)
-      if [ -n "$first" ]; then
-        echo "  the compiler's first error ($log line $first):"
-        sed -n "$((first > 2 ? first - 2 : 1)),$((first + 4))p" "$log" | sed 's/^/    | /'
-      else
-        echo "  (no 'error:' line in the log; its last lines:)"
-        tail -n 15 "$log" | sed 's/^/    | /'
-      fi
-      grep -m1 '^FAILED:' "$log" | cut -c1-400 | sed 's/^/    /' || true
+      "$PY" benchmarks/gpu_check_results.py first-error "$log" || true
       echo "failed $seconds" >"$WORK/mmcv-build-status"
       return 1
     fi

@@ -1,6 +1,7 @@
 """The figures of the GPU check (benchmarks/gpu_check.sh), read from what its steps left in the work folder.
 
     python benchmarks/gpu_check_results.py train RUN_DIR     # iterations per second, AP50 of the training
+    python benchmarks/gpu_check_results.py first-error LOG   # the first compiler error of the mmcv build log
     python benchmarks/gpu_check_results.py final --out results.json --work WORK --status NAME=RESULT ...
 
 ``final`` prints the closing block of the summary (the machine, the mmcv build, the RoI head's ratios with their
@@ -25,6 +26,29 @@ READS = re.compile(
     r"^(?P<head>\w+RoIHead)\s+host reads in roi_head\.loss: non-update iterations \[(?P<non_update>[\d, ]*)\] "
     r"\(extra over Standard \[(?P<extra>[-\d, ]*)\]\), update iteration (?P<update>\d+)"
 )
+
+
+#: A compiler's error line: gcc/clang "file.cpp:12:5: error: ...", nvcc "file.cu(12): error: ...", "fatal error:",
+#: MSVC-style "error C2065:"; not "-Werror" or "errors:".
+COMPILER_ERROR = re.compile(r"(^|[^A-Za-z_-])(fatal error|error)( [A-Z]+[0-9]+)?: ")
+
+
+def first_error(log_text: str, before: int = 2, after: int = 4) -> list:
+    """The lines around the first compiler error of a build log, and the first ninja ``FAILED:`` line."""
+    lines = log_text.splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if COMPILER_ERROR.search(line):
+            out.append(f"the compiler's first error (log line {i + 1}):")
+            out += [f"  | {x}" for x in lines[max(0, i - before) : i + after + 1]]
+            break
+    else:
+        out.append("no compiler 'error:' line in the log; its last lines:")
+        out += [f"  | {x}" for x in lines[-15:]]
+    failed = next((x for x in lines if x.lstrip().startswith("FAILED:")), None)
+    if failed:
+        out.append("first failed build step: " + failed.strip()[:400])
+    return out
 
 
 def _ints(text: str) -> list:
@@ -169,12 +193,19 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="print the training's figures")
     p.add_argument("run_dir")
+    p = sub.add_parser("first-error", help="print the first compiler error of a build log")
+    p.add_argument("log")
     p = sub.add_parser("final", help="print the closing block and write results.json")
     p.add_argument("--out", required=True)
     p.add_argument("--work", required=True)
     p.add_argument("--total-seconds", type=int, default=None)
     p.add_argument("--status", action="append", default=[], metavar="NAME=RESULT")
     args = parser.parse_args(argv)
+    if args.command == "first-error":
+        text = Path(args.log).read_text(errors="replace") if Path(args.log).is_file() else ""
+        for line in first_error(text):
+            print("  " + line)
+        return 0
     if args.command == "train":
         figures = train_figures(Path(args.run_dir))
         lines = train_lines(figures)

@@ -317,3 +317,37 @@ def test_final_block_and_results_json_from_a_finished_check(tmp_path, capsys):
     results = json.loads(out.read_text())
     assert results["train"]["AP50"] == 0.612 and results["steps"]["mmcv"] == "PASS (312 s)"
     assert results["bench"]["ratios"][0]["paired_median"] == 1.0031
+
+
+BUILD_LOG = """\
+  running build_ext
+  /usr/local/lib/python3.12/site-packages/torch/utils/cpp_extension.py:500: UserWarning: treating -Werror: no
+  [1/176] c++ -MMD -MF build/temp/mmcv/ops/csrc/pytorch/nms.o.d -std=c++17 -c nms.cpp
+  [2/176] /usr/local/cuda/bin/nvcc -std=c++17 -gencode=arch=compute_90,code=sm_90 -c nms_cuda.cu
+  FAILED: build/temp/mmcv/ops/csrc/pytorch/cuda/roi_align_cuda.o
+  /usr/local/cuda/bin/nvcc -std=c++17 -gencode=arch=compute_90,code=sm_90 -c roi_align_cuda.cu
+  mmcv/ops/csrc/common/cuda/common_cuda_helper.hpp(12): error: identifier "THCCeilDiv" is undefined
+        return THCCeilDiv(N, 512);
+               ^
+  1 error detected in the compilation of "roi_align_cuda.cu".
+  ninja: build stopped: subcommand failed.
+  error: subprocess-exited-with-error
+"""
+
+
+def test_first_error_of_a_failed_build_is_the_compilers(tmp_path):
+    lines = gpu_check_results.first_error(BUILD_LOG)
+    assert lines[0] == "the compiler's first error (log line 7):"
+    assert 'error: identifier "THCCeilDiv" is undefined' in lines[3]
+    assert lines[-1].startswith("first failed build step: FAILED: build/temp/mmcv/ops/csrc/pytorch/cuda/roi_align")
+    gcc = "x\nfoo.cpp:3:10: fatal error: cuda_runtime.h: No such file or directory\n"
+    assert "fatal error: cuda_runtime.h" in "\n".join(gpu_check_results.first_error(gcc))
+    log = tmp_path / "build.log"
+    log.write_text("Traceback (most recent call last):\nModuleNotFoundError: No module named 'pkg_resources'\n")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "gpu_check_results.py"), "first-error", str(log)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "no compiler 'error:' line in the log" in proc.stdout and "pkg_resources" in proc.stdout

@@ -107,7 +107,7 @@ say() { printf '[gpu_check %s +%ss] %s\n' "$(date +%H:%M:%S)" "$((SECONDS - STAR
 show() {
   local out="  \$" arg
   for arg in "$@"; do
-    if [[ $arg =~ ^[A-Za-z0-9_./:=,+@%-]+$ || $arg == '>' ]]; then out+=" $arg"; else out+=" '$arg'"; fi
+    if [[ $arg =~ ^[A-Za-z0-9_./:=,+@%*-]+$ || $arg == '>' ]]; then out+=" $arg"; else out+=" '$arg'"; fi
   done
   printf '%s\n' "$out"
 }

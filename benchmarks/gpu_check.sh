@@ -464,7 +464,7 @@ do_train() {
   # the evaluate rule's command (workflow/rules/evaluate.smk) with the schema's defaults
   local eval_cmd=(env OMP_NUM_THREADS=1 "$PY" -m dynrcnn.tools.gpu_slots --gpus "$gpus" --
     "$PY" -m dynrcnn.tools.evaluate --run-dir "$run_dir" --family synthetic --arm dynamic_rcnn --variant default
-    --seed 0 --dataset synthetic --threads 1 --epoch-detections --out "$run_dir/metrics.json")
+    --seed 0 --dataset synthetic --threads 1 --out "$run_dir/metrics.json")
   show "${train_cmd[@]}"
   if [ "$DRY" = 0 ]; then
     timeout "$t" "${train_cmd[@]}" >"$WORK/train.log" 2>&1 || {

@@ -10,12 +10,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
-import matplotlib as mpl
+from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.image import imread
-from matplotlib.collections import PatchCollection
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
@@ -26,9 +26,9 @@ from .outputs import NUM_SAMPLE_IMAGES
 from .runs import read_detections
 from .style import ARM_LABELS, ARM_LINESTYLES, ARMS, GT_COLOR, RC_PARAMS, arm_color
 
-ITERATION_LABEL = 'training iteration'
-LOSS_KEYS = ('loss', 'loss_cls', 'loss_bbox', 'loss_rpn_cls', 'loss_rpn_bbox')
-VAL_AP_KEY = 'coco/bbox_mAP'
+ITERATION_LABEL = "training iteration"
+LOSS_KEYS = ("loss", "loss_cls", "loss_bbox", "loss_rpn_cls", "loss_rpn_bbox")
+VAL_AP_KEY = "coco/bbox_mAP"
 MAX_EPOCH_COLUMNS = 6
 MAX_BOXES = 20  # highest-scoring boxes drawn per panel, for readability
 
@@ -38,23 +38,25 @@ class ReportInputError(Exception):
 
 
 def _title_suffix(dataset):
-    return ' (synthetic data)' if dataset == 'synthetic' else ' (COCO)'
+    return " (synthetic data)" if dataset == "synthetic" else " (COCO)"
 
 
 def _new_figure(figsize):
-    return Figure(figsize=figsize, layout='constrained')
+    return Figure(figsize=figsize, layout="constrained")
 
 
 def _styled(func):
     """Build the figure under the report's rc parameters (fonts, grid), without touching global state."""
+
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         with mpl.rc_context(RC_PARAMS):
             return func(*args, **kwargs)
+
     return wrapper
 
 
-def curve(runs, key, split='train'):
+def curve(runs, key, split="train"):
     """Mean, min and max over seeds of one logged scalar against ``step``.
 
     Args:
@@ -65,14 +67,14 @@ def curve(runs, key, split='train'):
     Returns:
         pd.DataFrame | None: columns ``step``, ``mean``, ``min``, ``max``, ``n``; None when no run logged it.
     """
-    frames = [getattr(r, split)[['step', key]] for r in runs if key in getattr(r, split)]
+    frames = [getattr(r, split)[["step", key]] for r in runs if key in getattr(r, split)]
     if not frames:
         return None
     values = pd.concat(frames, ignore_index=True).dropna()
     if values.empty:
         return None
-    agg = values.groupby('step')[key].agg(['mean', 'min', 'max', 'count']).reset_index()
-    return agg.rename(columns={'count': 'n'})
+    agg = values.groupby("step")[key].agg(["mean", "min", "max", "count"]).reset_index()
+    return agg.rename(columns={"count": "n"})
 
 
 def _window(smooth, points):
@@ -82,15 +84,23 @@ def _window(smooth, points):
 
 def _plot_curve(ax, c, arm, n, smooth=1, marker=None):
     window = _window(smooth, len(c))
-    y = c['mean'].rolling(window, min_periods=1, center=True).mean() if window > 1 else c['mean']
-    ax.plot(c['step'], y, color=arm_color(arm), ls=ARM_LINESTYLES[arm], label=f'{ARM_LABELS[arm]} (n={n})',
-            lw=1.4, marker=marker, ms=3)
+    y = c["mean"].rolling(window, min_periods=1, center=True).mean() if window > 1 else c["mean"]
+    ax.plot(
+        c["step"],
+        y,
+        color=arm_color(arm),
+        ls=ARM_LINESTYLES[arm],
+        label=f"{ARM_LABELS[arm]} (n={n})",
+        lw=1.4,
+        marker=marker,
+        ms=3,
+    )
     if n > 1:
-        ax.fill_between(c['step'], c['min'], c['max'], color=arm_color(arm), alpha=0.15, lw=0)
+        ax.fill_between(c["step"], c["min"], c["max"], color=arm_color(arm), alpha=0.15, lw=0)
 
 
 def _no_data(ax, text):
-    ax.text(0.5, 0.5, text, ha='center', va='center', transform=ax.transAxes, fontsize=8, color='0.4')
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=8, color="0.4")
 
 
 @_styled
@@ -107,30 +117,42 @@ def dynamics_figure(by_arm, dataset, refs=None):
     """
     fig = _new_figure((7, 5.2))
     ax_iou, ax_beta = fig.subplots(2, 1, sharex=True)
-    for ax, key in ((ax_iou, 'dynrcnn/iou_thr'), (ax_beta, 'dynrcnn/beta')):
+    for ax, key in ((ax_iou, "dynrcnn/iou_thr"), (ax_beta, "dynrcnn/beta")):
         for arm in ARMS:
             c = curve(by_arm.get(arm, []), key)
             if c is not None:
                 _plot_curve(ax, c, arm, len(by_arm[arm]))
         if not ax.lines:
-            _no_data(ax, f'no run logged {key}')
-    if dataset == 'coco' and refs:
-        traj = sorted((r for r in refs if r.table == 'trajectory' and r.metric.startswith('iou_thr@')),
-                      key=lambda r: int(r.metric.split('@')[1]))
+            _no_data(ax, f"no run logged {key}")
+    if dataset == "coco" and refs:
+        traj = sorted(
+            (r for r in refs if r.table == "trajectory" and r.metric.startswith("iou_thr@")),
+            key=lambda r: int(r.metric.split("@")[1]),
+        )
         if traj:
-            ax_iou.plot([int(r.metric.split('@')[1]) for r in traj], [r.value for r in traj], 'kx', ms=5,
-                        label=f'author, issue #3 (8 GPUs) {traj[0].mark}')
-        beta_end = R.find(refs, 'trajectory', 'dynamic_rcnn', 'beta@end_1x')
+            ax_iou.plot(
+                [int(r.metric.split("@")[1]) for r in traj],
+                [r.value for r in traj],
+                "kx",
+                ms=5,
+                label=f"author, issue #3 (8 GPUs) {traj[0].mark}",
+            )
+        beta_end = R.find(refs, "trajectory", "dynamic_rcnn", "beta@end_1x")
         if beta_end:
-            ax_beta.axhline(beta_end.value, color='k', ls=':', lw=1,
-                            label=f'author: ~{beta_end.value:g} at the end of 1x {beta_end.mark}')
-    ax_iou.set_ylabel('IoU threshold in force (IoU)')
-    ax_beta.set_ylabel('SmoothL1 β in force\n(encoded box-delta units)')
+            ax_beta.axhline(
+                beta_end.value,
+                color="k",
+                ls=":",
+                lw=1,
+                label=f"author: ~{beta_end.value:g} at the end of 1x {beta_end.mark}",
+            )
+    ax_iou.set_ylabel("IoU threshold in force (IoU)")
+    ax_beta.set_ylabel("SmoothL1 β in force\n(encoded box-delta units)")
     ax_beta.set_xlabel(ITERATION_LABEL)
-    ax_iou.set_title('Dynamic label assignment and dynamic SmoothL1' + _title_suffix(dataset))
+    ax_iou.set_title("Dynamic label assignment and dynamic SmoothL1" + _title_suffix(dataset))
     for ax in (ax_iou, ax_beta):
         if ax.lines:
-            ax.legend(loc='best')
+            ax.legend(loc="best")
     return fig
 
 
@@ -148,16 +170,16 @@ def positives_figure(by_arm, dataset):
     fig = _new_figure((7, 3.2))
     ax = fig.subplots()
     for arm in ARMS:
-        c = curve(by_arm.get(arm, []), 'dynrcnn/pos_per_img')
+        c = curve(by_arm.get(arm, []), "dynrcnn/pos_per_img")
         if c is not None:
             _plot_curve(ax, c, arm, len(by_arm[arm]))
     if ax.lines:
-        ax.legend(loc='best')
+        ax.legend(loc="best")
     else:
-        _no_data(ax, 'no run logged dynrcnn/pos_per_img')
+        _no_data(ax, "no run logged dynrcnn/pos_per_img")
     ax.set_xlabel(ITERATION_LABEL)
-    ax.set_ylabel('positives per image (RoIs)')
-    ax.set_title('Positive RoIs per image in the R-CNN head' + _title_suffix(dataset))
+    ax.set_ylabel("positives per image (RoIs)")
+    ax.set_title("Positive RoIs per image in the R-CNN head" + _title_suffix(dataset))
     return fig
 
 
@@ -180,26 +202,44 @@ def ap_vs_iou_figure(by_arm, dataset, refs=None):
         rs = by_arm.get(arm, [])
         if not rs:
             continue
-        values = np.array([[100 * r.metrics[f'AP@{k}'] for k in IOU_KEYS] for r in rs])
+        values = np.array([[100 * r.metrics[f"AP@{k}"] for k in IOU_KEYS] for r in rs])
         std = values.std(axis=0, ddof=1) if len(rs) > 1 else None
-        ax.errorbar(thresholds, values.mean(axis=0), yerr=std, color=arm_color(arm), ls=ARM_LINESTYLES[arm],
-                    marker='o', ms=3, lw=1.4,
-                    capsize=2, label=f'{ARM_LABELS[arm]} (n={len(rs)})')
-    if dataset == 'coco' and refs:
+        ax.errorbar(
+            thresholds,
+            values.mean(axis=0),
+            yerr=std,
+            color=arm_color(arm),
+            ls=ARM_LINESTYLES[arm],
+            marker="o",
+            ms=3,
+            lw=1.4,
+            capsize=2,
+            label=f"{ARM_LABELS[arm]} (n={len(rs)})",
+        )
+    if dataset == "coco" and refs:
         for arm in ARMS:
-            pts = [(int(m[2:]) / 100, R.find(refs, 'ablation', arm, m, source_key='paper'))
-                   for m in ('AP50', 'AP60', 'AP70', 'AP80', 'AP90')]
+            pts = [
+                (int(m[2:]) / 100, R.find(refs, "ablation", arm, m, source_key="paper"))
+                for m in ("AP50", "AP60", "AP70", "AP80", "AP90")
+            ]
             pts = [(t, r) for t, r in pts if r is not None]
             if pts:
-                worst = 'unverified' if any(r.status == 'unverified' for _, r in pts) else pts[0][1].status
-                ax.plot([t for t, _ in pts], [r.value for _, r in pts], ls='none', marker='D', mfc='none',
-                        color=arm_color(arm), label=f'paper, {ARM_LABELS[arm]} {R.STATUS_MARKS[worst]}')
+                worst = "unverified" if any(r.status == "unverified" for _, r in pts) else pts[0][1].status
+                ax.plot(
+                    [t for t, _ in pts],
+                    [r.value for _, r in pts],
+                    ls="none",
+                    marker="D",
+                    mfc="none",
+                    color=arm_color(arm),
+                    label=f"paper, {ARM_LABELS[arm]} {R.STATUS_MARKS[worst]}",
+                )
     if ax.lines:
-        ax.legend(loc='best')
-    ax.set_xlabel('IoU threshold of the AP (IoU)')
-    ax.set_ylabel('AP (%)')
+        ax.legend(loc="best")
+    ax.set_xlabel("IoU threshold of the AP (IoU)")
+    ax.set_ylabel("AP (%)")
     ax.set_xticks(thresholds)
-    ax.set_title('AP against IoU threshold' + _title_suffix(dataset))
+    ax.set_title("AP against IoU threshold" + _title_suffix(dataset))
     return fig
 
 
@@ -223,32 +263,32 @@ def training_curves_figure(by_arm, dataset, smooth=10):
             if c is not None:
                 _plot_curve(ax, c, arm, len(by_arm[arm]), smooth=smooth)
         if not ax.lines:
-            _no_data(ax, f'no run logged {key}')
-        ax.set_title(f'{key} (running mean of ≤ {smooth} logged iterations)' if smooth > 1 else key, fontsize=8)
+            _no_data(ax, f"no run logged {key}")
+        ax.set_title(f"{key} (running mean of ≤ {smooth} logged iterations)" if smooth > 1 else key, fontsize=8)
         ax.set_xlabel(ITERATION_LABEL)
-        ax.set_ylabel('loss value (unitless)')
+        ax.set_ylabel("loss value (unitless)")
     ax = axes[-1]
     for arm in ARMS:
-        c = curve(by_arm.get(arm, []), VAL_AP_KEY, split='val')
+        c = curve(by_arm.get(arm, []), VAL_AP_KEY, split="val")
         if c is not None:
-            c[['mean', 'min', 'max']] *= 100
-            _plot_curve(ax, c, arm, len(by_arm[arm]), marker='o')
+            c[["mean", "min", "max"]] *= 100
+            _plot_curve(ax, c, arm, len(by_arm[arm]), marker="o")
     if not ax.lines:
-        _no_data(ax, f'no run logged {VAL_AP_KEY}')
-    ax.set_title('validation bbox AP')
-    ax.set_xlabel('epoch')
+        _no_data(ax, f"no run logged {VAL_AP_KEY}")
+    ax.set_title("validation bbox AP")
+    ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if ax.lines:  # at least one epoch either side, or a single validation gets fractional epoch ticks
         lo, hi = ax.get_xlim()
         ax.set_xlim(min(lo, np.floor(lo) - 0.5), max(hi, np.ceil(hi) + 0.5))
-    ax.set_ylabel('bbox AP (%)')
+    ax.set_ylabel("bbox AP (%)")
     handles, labels = axes[0].get_legend_handles_labels()
     for a in axes:
         if a.lines and len(a.get_legend_handles_labels()[1]) > len(labels):
             handles, labels = a.get_legend_handles_labels()
     if handles:
-        fig.legend(handles, labels, loc='outside lower center', ncols=min(4, len(labels)))
-    fig.suptitle('Training losses and validation AP' + _title_suffix(dataset))
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(labels)))
+    fig.suptitle("Training losses and validation AP" + _title_suffix(dataset))
     return fig
 
 
@@ -287,18 +327,19 @@ def load_val_set(ann_path, image_dir=None):
     """
     ann_path = Path(ann_path)
     try:
-        data = json.loads(ann_path.read_text(encoding='utf-8'))
-        images = {int(im['id']): im for im in data['images']}
+        data = json.loads(ann_path.read_text(encoding="utf-8"))
+        images = {int(im["id"]): im for im in data["images"]}
         boxes = {}
-        for a in data['annotations']:
-            boxes.setdefault(int(a['image_id']), []).append([float(v) for v in a['bbox']])
+        for a in data["annotations"]:
+            boxes.setdefault(int(a["image_id"]), []).append([float(v) for v in a["bbox"]])
     except FileNotFoundError:
-        raise ReportInputError(f'--val-ann {ann_path}: missing; pass the COCO annotation file of the '
-                               f'validation split') from None
+        raise ReportInputError(
+            f"--val-ann {ann_path}: missing; pass the COCO annotation file of the validation split"
+        ) from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-        raise ReportInputError(f'--val-ann {ann_path}: not a COCO annotation file ({e!r})') from None
+        raise ReportInputError(f"--val-ann {ann_path}: not a COCO annotation file ({e!r})") from None
     if image_dir is not None and not Path(image_dir).is_dir():
-        raise ReportInputError(f'--val-images {image_dir}: not a folder; pass the validation image folder')
+        raise ReportInputError(f"--val-images {image_dir}: not a folder; pass the validation image folder")
     return ValSet(images, boxes, Path(image_dir) if image_dir is not None else None)
 
 
@@ -327,7 +368,7 @@ def load_sample_detections(by_arm, image_ids, epochs):
             if epoch in run.detections:
                 per_image = {}
                 for d in read_detections(run.detections[epoch], run.name, ids):
-                    per_image.setdefault(d['image_id'], []).append(d)
+                    per_image.setdefault(d["image_id"], []).append(d)
                 out[(arm, epoch)] = per_image
     return out
 
@@ -335,13 +376,14 @@ def load_sample_detections(by_arm, image_ids, epochs):
 def _image(val_set, image_id):
     info = val_set.images[image_id]
     if val_set.image_dir is None:
-        return np.full((int(info.get('height', 1)), int(info.get('width', 1)), 3), 0.85)
-    path = val_set.image_dir / info['file_name']
+        return np.full((int(info.get("height", 1)), int(info.get("width", 1)), 3), 0.85)
+    path = val_set.image_dir / info["file_name"]
     try:
         return imread(path)
     except (FileNotFoundError, OSError, ValueError) as e:
-        raise ReportInputError(f'--val-images: cannot read {path} ({e}); pass the folder of the validation '
-                               f'images') from None
+        raise ReportInputError(
+            f"--val-images: cannot read {path} ({e}); pass the folder of the validation images"
+        ) from None
 
 
 @_styled
@@ -365,49 +407,74 @@ def sample_detections_figure(by_arm, val_set, image_id, epochs, detections, data
         fig = _new_figure((5, 2))
         ax = fig.subplots()
         ax.set_axis_off()
-        why = ('no ground truth given (pass --val-ann and --val-images)' if val_set is None else
-               'the validation set has fewer annotated images than sample slots' if image_id is None else
-               'no run of the default variant' if not arms else
-               'no epoch detections (pass --epoch-detections folders holding epoch_{N}.bbox.json)')
-        _no_data(ax, f'Sample detections not drawn: {why}.')
+        why = (
+            "no ground truth given (pass --val-ann and --val-images)"
+            if val_set is None
+            else "the validation set has fewer annotated images than sample slots"
+            if image_id is None
+            else "no run of the default variant"
+            if not arms
+            else "no epoch detections (pass --epoch-detections folders holding epoch_{N}.bbox.json)"
+        )
+        _no_data(ax, f"Sample detections not drawn: {why}.")
         return fig
     img = _image(val_set, image_id)
     # Fixed margins instead of constrained layout: the grid is regular and this is the slowest figure.
     panel, left, top = 1.9, 0.45, 0.75
     width, height = panel * len(epochs) + left + 0.1, panel * len(arms) + top + 0.1
     fig = Figure(figsize=(width, height))
-    fig.subplots_adjust(left=left / width, right=1 - 0.1 / width, bottom=0.1 / height, top=1 - top / height,
-                        wspace=0.05, hspace=0.05)
+    fig.subplots_adjust(
+        left=left / width, right=1 - 0.1 / width, bottom=0.1 / height, top=1 - top / height, wspace=0.05, hspace=0.05
+    )
     axes = fig.subplots(len(arms), len(epochs), squeeze=False)
     gt = [Rectangle((x, y), w, h) for x, y, w, h in val_set.boxes.get(image_id, [])]
     for i, arm in enumerate(arms):
         for j, epoch in enumerate(epochs):
             ax = axes[i, j]
-            ax.imshow(img, cmap='gray' if img.ndim == 2 else None)
+            ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
             ax.set_xticks([])
             ax.set_yticks([])
             ax.grid(False)
             # One collection per box set: thousands of single patches make this figure slow.
             # ground truth on top of the detections so it stays visible
-            ax.add_collection(PatchCollection(gt, facecolor='none', edgecolor=GT_COLOR, linewidth=1.5,
-                                              linestyle='--', label='ground truth', zorder=3))
+            ax.add_collection(
+                PatchCollection(
+                    gt,
+                    facecolor="none",
+                    edgecolor=GT_COLOR,
+                    linewidth=1.5,
+                    linestyle="--",
+                    label="ground truth",
+                    zorder=3,
+                )
+            )
             if (arm, epoch) not in detections:
-                _no_data(ax, 'not saved')
+                _no_data(ax, "not saved")
             else:
-                dets = sorted((d for d in detections[(arm, epoch)].get(image_id, []) if d['score'] >= score_thr),
-                              key=lambda d: -d['score'])[:MAX_BOXES]
-                ax.add_collection(PatchCollection([Rectangle(d['bbox'][:2], *d['bbox'][2:]) for d in dets],
-                                                  facecolor='none', edgecolor=arm_color(arm), linewidth=1.0,
-                                                  label=f'{arm} detections'))
+                dets = sorted(
+                    (d for d in detections[(arm, epoch)].get(image_id, []) if d["score"] >= score_thr),
+                    key=lambda d: -d["score"],
+                )[:MAX_BOXES]
+                ax.add_collection(
+                    PatchCollection(
+                        [Rectangle(d["bbox"][:2], *d["bbox"][2:]) for d in dets],
+                        facecolor="none",
+                        edgecolor=arm_color(arm),
+                        linewidth=1.0,
+                        label=f"{arm} detections",
+                    )
+                )
             if i == 0:
-                ax.set_title(f'epoch {epoch}')
+                ax.set_title(f"epoch {epoch}")
             if j == 0:
-                ax.set_ylabel(ARM_LABELS[arm].replace(' (', '\n('), fontsize=7)
-    name = val_set.images[image_id].get('file_name', image_id)
-    seeds = ', '.join(f'{a} seed {min(r.seed for r in by_arm[a])}' for a in arms)
-    fig.suptitle(f'Validation image {name} (id {image_id}){_title_suffix(dataset)}\n'
-                 f'ground truth: dashed green; detections with score ≥ {score_thr:g}: arm colour\n{seeds}',
-                 fontsize=7)
+                ax.set_ylabel(ARM_LABELS[arm].replace(" (", "\n("), fontsize=7)
+    name = val_set.images[image_id].get("file_name", image_id)
+    seeds = ", ".join(f"{a} seed {min(r.seed for r in by_arm[a])}" for a in arms)
+    fig.suptitle(
+        f"Validation image {name} (id {image_id}){_title_suffix(dataset)}\n"
+        f"ground truth: dashed green; detections with score ≥ {score_thr:g}: arm colour\n{seeds}",
+        fontsize=7,
+    )
     return fig
 
 
@@ -423,10 +490,10 @@ def save_figure(fig, stem):
     """
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_suffix('.png'), stem.with_suffix('.pdf')]
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     with mpl.rc_context(RC_PARAMS):
         for p in paths:
             # Fixed metadata so reruns on the same inputs give the same bytes.
-            metadata = {'Software': None} if p.suffix == '.png' else {'CreationDate': None}
+            metadata = {"Software": None} if p.suffix == ".png" else {"CreationDate": None}
             fig.savefig(p, metadata=metadata)
     return paths

@@ -7,58 +7,86 @@ rule's outputs), where only the standard library can be assumed.
 #: Sample-detection figures: one per validation image of a fixed set.
 NUM_SAMPLE_IMAGES = 3
 
-TABLE_EXTS = ('md', 'tex', 'csv')
-FIGURE_EXTS = ('png', 'pdf')
+TABLE_EXTS = ("md", "tex", "csv")
+FIGURE_EXTS = ("png", "pdf")
 
 TABLE_CAPTIONS = {
-    'ablation': ('Component ablation (the paper\'s table "effect of each component"): AP, AP50, AP60, AP70, AP80, '
-                 'AP90 per arm, ours (mean ± sample std over n seeds) against the paper and the difference. '
-                 'Every reference number carries its status: [v] verified, [d] derived, [u] unverified. On the '
-                 'synthetic dataset the paper\'s COCO numbers are shown for layout only.'),
-    'breakdown': ('Dynamic R-CNN full breakdown (AP, AP50, AP75, APS, APM, APL): ours against the paper '
-                  '(test-dev, as quoted), the reproduction report (val2017) and the MMDetection model zoo.'),
-    'gains': ('Gain of each arm over the baseline per metric, ours (± standard error of the difference of seed '
-              'means, marked with an asterisk when larger than twice that) and the paper\'s, with the baseline\'s '
-              'seed std as the run-to-run noise.'),
-    'sweeps': ('Hyper-parameter sweeps over K_I (iou_topk), K_beta (beta_topk) and C (update interval): AP per '
-               'variant and the change against the default; says "no sweep runs" when there are none.'),
-    'runs': ('Runs included in the report: per arm and variant the seeds (n), GPUs x images per GPU, learning rate, '
-             'device, wall time, git commit and config hash; per run its AP, AP50, AP75, APS, APM, APL and AP at '
-             'single IoU thresholds. The CSV is the one per-run table: one row per run with its hyper-parameters, '
-             'every metric and its provenance.'),
-    'reference_numbers': ('Every reference number used by the report with its source, split and status '
-                          '(verified / derived / unverified).'),
+    "ablation": (
+        'Component ablation (the paper\'s table "effect of each component"): AP, AP50, AP60, AP70, AP80, '
+        "AP90 per arm, ours (mean ± sample std over n seeds) against the paper and the difference. "
+        "Every reference number carries its status: [v] verified, [d] derived, [u] unverified. On the "
+        "synthetic dataset the paper's COCO numbers are shown for layout only."
+    ),
+    "breakdown": (
+        "Dynamic R-CNN full breakdown (AP, AP50, AP75, APS, APM, APL): ours against the paper "
+        "(test-dev, as quoted), the reproduction report (val2017) and the MMDetection model zoo."
+    ),
+    "gains": (
+        "Gain of each arm over the baseline per metric, ours (± standard error of the difference of seed "
+        "means, marked with an asterisk when larger than twice that) and the paper's, with the baseline's "
+        "seed std as the run-to-run noise."
+    ),
+    "sweeps": (
+        "Hyper-parameter sweeps over K_I (iou_topk), K_beta (beta_topk) and C (update interval): AP per "
+        'variant and the change against the default; says "no sweep runs" when there are none.'
+    ),
+    "runs": (
+        "Runs included in the report: per arm and variant the seeds (n), GPUs x images per GPU, learning rate, "
+        "device, wall time, git commit and config hash; per run its AP, AP50, AP75, APS, APM, APL and AP at "
+        "single IoU thresholds. The CSV is the one per-run table: one row per run with its hyper-parameters, "
+        "every metric and its provenance."
+    ),
+    "reference_numbers": (
+        "Every reference number used by the report with its source, split and status (verified / derived / unverified)."
+    ),
 }
 
 FIGURE_CAPTIONS = {
-    'dynamics_iou_beta': ('Training dynamics: the IoU threshold (top) and the SmoothL1 beta (bottom) in force '
-                          'against training iteration for every arm (mean over seeds, band = min-max); the '
-                          'paper\'s central figure.'),
-    'positives_per_image': ('Positive RoIs per image in the R-CNN head against training iteration for every arm '
-                            '(mean over seeds, band = min-max).'),
-    'ap_vs_iou': ('AP against the IoU threshold of the evaluation (0.50 ... 0.95) for every arm (mean ± sample '
-                  'std over seeds): where DLA and DSL help.'),
-    'training_curves': ('Training losses (running mean of up to 10 logged iterations, at most 5 % of a run) '
-                        'against iteration and validation bbox AP against epoch, every arm (mean over seeds, band = '
-                        'min-max).'),
+    "dynamics_iou_beta": (
+        "Training dynamics: the IoU threshold (top) and the SmoothL1 beta (bottom) in force "
+        "against training iteration for every arm (mean over seeds, band = min-max); the "
+        "paper's central figure."
+    ),
+    "positives_per_image": (
+        "Positive RoIs per image in the R-CNN head against training iteration for every arm "
+        "(mean over seeds, band = min-max)."
+    ),
+    "ap_vs_iou": (
+        "AP against the IoU threshold of the evaluation (0.50 ... 0.95) for every arm (mean ± sample "
+        "std over seeds): where DLA and DSL help."
+    ),
+    "training_curves": (
+        "Training losses (running mean of up to 10 logged iterations, at most 5 % of a run) "
+        "against iteration and validation bbox AP against epoch, every arm (mean over seeds, band = "
+        "min-max)."
+    ),
 }
 for _k in range(1, NUM_SAMPLE_IMAGES + 1):
-    FIGURE_CAPTIONS[f'sample_detections_{_k}'] = (
-        f'Sample detections, validation image {_k} of a fixed set of {NUM_SAMPLE_IMAGES} (the first images '
-        'with ground truth in annotation-file order): each arm\'s boxes (rows, lowest seed) at each saved '
-        'checkpoint (columns, at most six, evenly spaced), ground truth dashed green, the highest-scoring '
-        'detections above the score threshold (0.5 unless --score-thr says otherwise, at most 20 per panel).')
+    FIGURE_CAPTIONS[f"sample_detections_{_k}"] = (
+        f"Sample detections, validation image {_k} of a fixed set of {NUM_SAMPLE_IMAGES} (the first images "
+        "with ground truth in annotation-file order): each arm's boxes (rows, lowest seed) at each saved "
+        "checkpoint (columns, at most six, evenly spaced), ground truth dashed green, the highest-scoring "
+        "detections above the score threshold (0.5 unless --score-thr says otherwise, at most 20 per panel)."
+    )
 
 #: Every file the CLI writes, relative to ``--out-dir``, with its caption.
 OUTPUTS = {
-    **{f'tables/{stem}.{ext}': cap for stem, cap in TABLE_CAPTIONS.items() for ext in TABLE_EXTS},
-    **{f'figures/{stem}.{ext}': cap for stem, cap in FIGURE_CAPTIONS.items() for ext in FIGURE_EXTS},
+    **{f"tables/{stem}.{ext}": cap for stem, cap in TABLE_CAPTIONS.items() for ext in TABLE_EXTS},
+    **{f"figures/{stem}.{ext}": cap for stem, cap in FIGURE_CAPTIONS.items() for ext in FIGURE_EXTS},
 }
 
 #: Category of each output for ``snakemake --report`` grouping.
 CATEGORIES = {
-    **{f'tables/{stem}.{ext}': 'Tables' for stem in TABLE_CAPTIONS for ext in TABLE_EXTS},
-    **{f'figures/{stem}.{ext}': ('Sample detections' if stem.startswith('sample_') else
-                                 'Accuracy' if stem == 'ap_vs_iou' else 'Training dynamics')
-       for stem in FIGURE_CAPTIONS for ext in FIGURE_EXTS},
+    **{f"tables/{stem}.{ext}": "Tables" for stem in TABLE_CAPTIONS for ext in TABLE_EXTS},
+    **{
+        f"figures/{stem}.{ext}": (
+            "Sample detections"
+            if stem.startswith("sample_")
+            else "Accuracy"
+            if stem == "ap_vs_iou"
+            else "Training dynamics"
+        )
+        for stem in FIGURE_CAPTIONS
+        for ext in FIGURE_EXTS
+    },
 }

@@ -12,15 +12,28 @@ import csv
 from dataclasses import dataclass
 from importlib import resources
 
-STATUSES = ('verified', 'derived', 'unverified')
-STATUS_MARKS = {'verified': '[v]', 'derived': '[d]', 'unverified': '[u]'}
-STATUS_LEGEND = ('[v] verified: read in the named source; '
-                 '[d] derived: arithmetic on verified numbers; '
-                 '[u] unverified: recalled, not checked against the paper\'s PDF, '
-                 'not to be cited as the paper\'s number.')
+STATUSES = ("verified", "derived", "unverified")
+STATUS_MARKS = {"verified": "[v]", "derived": "[d]", "unverified": "[u]"}
+STATUS_LEGEND = (
+    "[v] verified: read in the named source; "
+    "[d] derived: arithmetic on verified numbers; "
+    "[u] unverified: recalled, not checked against the paper's PDF, "
+    "not to be cited as the paper's number."
+)
 
-COLUMNS = ('table', 'source_key', 'source', 'split', 'model_or_arm', 'metric', 'value', 'unit',
-           'approx', 'status', 'note')
+COLUMNS = (
+    "table",
+    "source_key",
+    "source",
+    "split",
+    "model_or_arm",
+    "metric",
+    "value",
+    "unit",
+    "approx",
+    "status",
+    "note",
+)
 
 
 @dataclass(frozen=True)
@@ -67,12 +80,12 @@ class Reference:
         Returns:
             str: e.g. ``'~38.0 [u]'``.
         """
-        return f'{"~" if self.approx else ""}{self.value:.{digits}f} {self.mark}'
+        return f"{'~' if self.approx else ''}{self.value:.{digits}f} {self.mark}"
 
 
 def default_path():
     """Path of the CSV shipped with the package."""
-    return resources.files('analysis') / 'data' / 'reference_numbers.csv'
+    return resources.files("analysis") / "data" / "reference_numbers.csv"
 
 
 def load_references(path=None):
@@ -85,24 +98,24 @@ def load_references(path=None):
         list[Reference]: every reference number, in file order.
     """
     path = default_path() if path is None else path
-    with open(path, newline='', encoding='utf-8') as f:
+    with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         if tuple(reader.fieldnames or ()) != COLUMNS:
-            raise ValueError(f'{path}: columns {reader.fieldnames} differ from the expected {list(COLUMNS)}')
+            raise ValueError(f"{path}: columns {reader.fieldnames} differ from the expected {list(COLUMNS)}")
         refs = []
         for line, row in enumerate(reader, start=2):
-            if row['status'] not in STATUSES:
-                raise ValueError(f'{path}:{line}: status {row["status"]!r} is not one of {STATUSES}')
-            if row['approx'] not in ('True', 'False'):
-                raise ValueError(f'{path}:{line}: approx must be True or False, got {row["approx"]!r}')
+            if row["status"] not in STATUSES:
+                raise ValueError(f"{path}:{line}: status {row['status']!r} is not one of {STATUSES}")
+            if row["approx"] not in ("True", "False"):
+                raise ValueError(f"{path}:{line}: approx must be True or False, got {row['approx']!r}")
             try:
-                value = float(row['value'])
+                value = float(row["value"])
             except ValueError:
-                raise ValueError(f'{path}:{line}: value {row["value"]!r} is not a number') from None
-            refs.append(Reference(**{**row, 'value': value, 'approx': row['approx'] == 'True'}))
+                raise ValueError(f"{path}:{line}: value {row['value']!r} is not a number") from None
+            refs.append(Reference(**{**row, "value": value, "approx": row["approx"] == "True"}))
     keys = [(r.table, r.source_key, r.split, r.model_or_arm, r.metric, r.value) for r in refs]
     if len(set(keys)) != len(keys):
-        raise ValueError(f'{path}: duplicate reference rows')
+        raise ValueError(f"{path}: duplicate reference rows")
     return refs
 
 
@@ -120,10 +133,17 @@ def find(refs, table, model_or_arm, metric, source_key=None, split=None):
     Returns:
         Reference | None
     """
-    hits = [r for r in refs if r.table == table and r.model_or_arm == model_or_arm and r.metric == metric
-            and (source_key is None or r.source_key == source_key) and (split is None or r.split == split)]
+    hits = [
+        r
+        for r in refs
+        if r.table == table
+        and r.model_or_arm == model_or_arm
+        and r.metric == metric
+        and (source_key is None or r.source_key == source_key)
+        and (split is None or r.split == split)
+    ]
     if len(hits) > 1:
-        raise ValueError(f'ambiguous reference {table}/{model_or_arm}/{metric}: {len(hits)} rows match')
+        raise ValueError(f"ambiguous reference {table}/{model_or_arm}/{metric}: {len(hits)} rows match")
     return hits[0] if hits else None
 
 
@@ -139,4 +159,4 @@ def combined_status(*statuses):
     Returns:
         str
     """
-    return 'unverified' if 'unverified' in statuses else 'derived'
+    return "unverified" if "unverified" in statuses else "derived"

@@ -24,15 +24,15 @@ from pathlib import Path
 from dynrcnn.fileio import replace_dir
 
 from . import figures as F
+
+# re-exported: the report's file set is defined once, in a module the workflow can import without matplotlib
+from .outputs import CATEGORIES, FIGURE_CAPTIONS, FIGURE_EXTS, OUTPUTS, TABLE_CAPTIONS, TABLE_EXTS  # noqa: F401
 from .references import load_references
 from .runs import RunOutputError, load_runs
 from .tables import build_tables, default_runs
-# re-exported: the report's file set is defined once, in a module the workflow can import without matplotlib
-from .outputs import CATEGORIES, FIGURE_CAPTIONS, FIGURE_EXTS, OUTPUTS, TABLE_CAPTIONS, TABLE_EXTS  # noqa: F401
-
 
 #: What --out-dir may hold: the report owns the folder and replaces it whole.
-OUT_DIR_ENTRIES = ('tables', 'figures')
+OUT_DIR_ENTRIES = ("tables", "figures")
 
 
 class ReportOutputError(Exception):
@@ -46,7 +46,7 @@ def captions():
 
 def caption_text(caption):
     """The content of a caption file."""
-    return caption + '\n'
+    return caption + "\n"
 
 
 def write_captions(folder):
@@ -64,14 +64,24 @@ def write_captions(folder):
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for stem, caption in captions().items():
-        path = folder / f'{stem}.rst'
-        path.write_text(caption_text(caption), encoding='utf-8')
+        path = folder / f"{stem}.rst"
+        path.write_text(caption_text(caption), encoding="utf-8")
         paths.append(path)
     return paths
 
 
-def build_report(metrics_files, scalars_files, epoch_detection_dirs, out_dir, family, dataset, val_ann=None,
-                 val_images=None, score_thr=0.5, smooth=10):
+def build_report(
+    metrics_files,
+    scalars_files,
+    epoch_detection_dirs,
+    out_dir,
+    family,
+    dataset,
+    val_ann=None,
+    val_images=None,
+    score_thr=0.5,
+    smooth=10,
+):
     """Read the given runs, then write every table and figure of :data:`OUTPUTS` into ``out_dir``.
 
     ``out_dir`` is written in place; :func:`main` passes a fresh temporary folder.
@@ -103,22 +113,22 @@ def build_report(metrics_files, scalars_files, epoch_detection_dirs, out_dir, fa
 
     written = []
     for table in build_tables(runs, refs, dataset, family):
-        written += table.write(out_dir / 'tables')
+        written += table.write(out_dir / "tables")
     figs = {
-        'dynamics_iou_beta': lambda: F.dynamics_figure(by_arm, dataset, refs),
-        'positives_per_image': lambda: F.positives_figure(by_arm, dataset),
-        'ap_vs_iou': lambda: F.ap_vs_iou_figure(by_arm, dataset, refs),
-        'training_curves': lambda: F.training_curves_figure(by_arm, dataset, smooth=smooth),
+        "dynamics_iou_beta": lambda: F.dynamics_figure(by_arm, dataset, refs),
+        "positives_per_image": lambda: F.positives_figure(by_arm, dataset),
+        "ap_vs_iou": lambda: F.ap_vs_iou_figure(by_arm, dataset, refs),
+        "training_curves": lambda: F.training_curves_figure(by_arm, dataset, smooth=smooth),
     }
     for k in range(F.NUM_SAMPLE_IMAGES):
         image_id = image_ids[k] if k < len(image_ids) else None
-        figs[f'sample_detections_{k + 1}'] = (
-            lambda image_id=image_id: F.sample_detections_figure(by_arm, val_set, image_id, epochs, detections,
-                                                                 dataset, score_thr))
+        figs[f"sample_detections_{k + 1}"] = lambda image_id=image_id: F.sample_detections_figure(
+            by_arm, val_set, image_id, epochs, detections, dataset, score_thr
+        )
     for stem, make in figs.items():
-        written += F.save_figure(make(), out_dir / 'figures' / stem)
+        written += F.save_figure(make(), out_dir / "figures" / stem)
     rel = {p.relative_to(out_dir).as_posix() for p in written}
-    assert rel == set(OUTPUTS), f'written files differ from OUTPUTS: {sorted(rel ^ set(OUTPUTS))}'
+    assert rel == set(OUTPUTS), f"written files differ from OUTPUTS: {sorted(rel ^ set(OUTPUTS))}"
     return written, runs
 
 
@@ -126,11 +136,13 @@ def check_out_dir(out_dir):
     """Refuse an --out-dir that holds anything but a report's ``tables/`` and ``figures/`` (it is replaced)."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise ReportOutputError(f'--out-dir {out_dir}: not a folder')
+        raise ReportOutputError(f"--out-dir {out_dir}: not a folder")
     other = sorted(p.name for p in out_dir.iterdir() if p.name not in OUT_DIR_ENTRIES) if out_dir.exists() else []
     if other:
-        raise ReportOutputError(f'--out-dir {out_dir}: holds {", ".join(other)}, which a report does not; the '
-                                f'report replaces the folder whole, so pass a folder of its own')
+        raise ReportOutputError(
+            f"--out-dir {out_dir}: holds {', '.join(other)}, which a report does not; the "
+            f"report replaces the folder whole, so pass a folder of its own"
+        )
 
 
 def replace_report(args):
@@ -145,12 +157,22 @@ def replace_report(args):
     parent = out_dir.absolute().parent
     parent.mkdir(parents=True, exist_ok=True)
     # the new report is built in {tmp}/report (mkdtemp's folder is private; the report folder is an ordinary one)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{out_dir.absolute().name}.tmp-', dir=parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.absolute().name}.tmp-", dir=parent))
     try:
-        new = tmp / 'report'
+        new = tmp / "report"
         new.mkdir()
-        written, runs = build_report(args.metrics, args.scalars, args.epoch_detections, new, args.family,
-                                     args.dataset, args.val_ann, args.val_images, args.score_thr, args.smooth)
+        written, runs = build_report(
+            args.metrics,
+            args.scalars,
+            args.epoch_detections,
+            new,
+            args.family,
+            args.dataset,
+            args.val_ann,
+            args.val_images,
+            args.score_thr,
+            args.smooth,
+        )
         replace_dir(new, out_dir)
     finally:
         shutil.rmtree(tmp)
@@ -158,33 +180,57 @@ def replace_report(args):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog='python -m analysis.report', description=__doc__.split('\n\n')[0])
-    p.add_argument('--metrics', nargs='+', default=[], metavar='FILE',
-                   help='metrics.json of every run, in its run folder {arm}/{variant}/seed{seed}/')
-    p.add_argument('--scalars', nargs='+', default=[], metavar='FILE',
-                   help='scalars.json of every run (matched to its metrics.json by run folder)')
-    p.add_argument('--epoch-detections', nargs='+', default=[], metavar='DIR',
-                   help='epoch_detections folder of every run, for the sample detections (optional)')
-    p.add_argument('--out-dir', help='report folder (results/report/{family}), replaced whole when the report is '
-                   'complete; it holds tables/ and figures/ only')
-    p.add_argument('--family', help='config family, e.g. synthetic or coco_r50_fpn_1x')
-    p.add_argument('--dataset', choices=('synthetic', 'coco'), help='dataset the runs were evaluated on')
-    p.add_argument('--val-ann', help='COCO annotation file of the validation split (for the sample detections)')
-    p.add_argument('--val-images', help='folder of the validation images (file_name is relative to it)')
-    p.add_argument('--score-thr', type=float, default=0.5, help='minimum score of a drawn detection (0.5)')
-    p.add_argument('--smooth', type=int, default=10, help='running-mean window of the loss curves (10)')
-    p.add_argument('--write-captions', metavar='DIR',
-                   help='only write one {stem}.rst caption per output for snakemake --report, then exit')
+    p = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="metrics.json of every run, in its run folder {arm}/{variant}/seed{seed}/",
+    )
+    p.add_argument(
+        "--scalars",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="scalars.json of every run (matched to its metrics.json by run folder)",
+    )
+    p.add_argument(
+        "--epoch-detections",
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="epoch_detections folder of every run, for the sample detections (optional)",
+    )
+    p.add_argument(
+        "--out-dir",
+        help="report folder (results/report/{family}), replaced whole when the report is "
+        "complete; it holds tables/ and figures/ only",
+    )
+    p.add_argument("--family", help="config family, e.g. synthetic or coco_r50_fpn_1x")
+    p.add_argument("--dataset", choices=("synthetic", "coco"), help="dataset the runs were evaluated on")
+    p.add_argument("--val-ann", help="COCO annotation file of the validation split (for the sample detections)")
+    p.add_argument("--val-images", help="folder of the validation images (file_name is relative to it)")
+    p.add_argument("--score-thr", type=float, default=0.5, help="minimum score of a drawn detection (0.5)")
+    p.add_argument("--smooth", type=int, default=10, help="running-mean window of the loss curves (10)")
+    p.add_argument(
+        "--write-captions",
+        metavar="DIR",
+        help="only write one {stem}.rst caption per output for snakemake --report, then exit",
+    )
     args = p.parse_args(argv)
     if args.write_captions is None:
-        missing = [f'--{k.replace("_", "-")}' for k in ('metrics', 'scalars', 'out_dir', 'family', 'dataset')
-                   if not getattr(args, k)]
+        missing = [
+            f"--{k.replace('_', '-')}"
+            for k in ("metrics", "scalars", "out_dir", "family", "dataset")
+            if not getattr(args, k)
+        ]
         if missing:
-            p.error(f'the following arguments are required: {", ".join(missing)}')
+            p.error(f"the following arguments are required: {', '.join(missing)}")
         if args.val_images is not None and args.val_ann is None:
-            p.error('--val-images needs --val-ann (the ground truth of those images)')
+            p.error("--val-images needs --val-ann (the ground truth of those images)")
         if args.smooth < 1:
-            p.error('--smooth must be >= 1')
+            p.error("--smooth must be >= 1")
     return args
 
 
@@ -193,19 +239,21 @@ def main(argv=None):
     args = parse_args(argv)
     if args.write_captions is not None:
         paths = write_captions(args.write_captions)
-        print(f'wrote {len(paths)} captions to {args.write_captions}')
+        print(f"wrote {len(paths)} captions to {args.write_captions}")
         return 0
     start = time.perf_counter()
     try:
         written, runs = replace_report(args)
     except (RunOutputError, F.ReportInputError, ReportOutputError) as e:
-        print(f'error: {e}', file=sys.stderr)
+        print(f"error: {e}", file=sys.stderr)
         return 2
-    counts = ', '.join(f'{arm} n={len(rs)}' for arm, rs in default_runs(runs).items())
-    print(f'wrote {len(written)} files to {args.out_dir} from {len(runs)} runs (default variant: {counts}) '
-          f'in {time.perf_counter() - start:.1f} s')
+    counts = ", ".join(f"{arm} n={len(rs)}" for arm, rs in default_runs(runs).items())
+    print(
+        f"wrote {len(written)} files to {args.out_dir} from {len(runs)} runs (default variant: {counts}) "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
     return 0
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     sys.exit(main())

@@ -29,7 +29,7 @@ from dynrcnn.run_record import (
     run_name,
 )
 
-SEED_RE = re.compile(r'seed([0-9]+)')
+SEED_RE = re.compile(r"seed([0-9]+)")
 
 
 class RunOutputError(Exception):
@@ -76,7 +76,7 @@ class Run:
 
 
 def _fail(name, path, problem, fix):
-    raise RunOutputError(f'run {name}: {path}: {problem}. {fix}')
+    raise RunOutputError(f"run {name}: {path}: {problem}. {fix}")
 
 
 def _number(value):
@@ -86,8 +86,8 @@ def _number(value):
 def fractions(metrics):
     """The ``metrics`` block of a checked metrics.json as :attr:`Run.metrics` (-1, undefined, becomes NaN)."""
     values = {k: metrics[k] for k in SUMMARY_METRICS}
-    values.update({f'AP@{k}': metrics['AP_at_iou'][k] for k in IOU_KEYS})
-    return {k: float('nan') if v == -1 else float(v) for k, v in values.items()}
+    values.update({f"AP@{k}": metrics["AP_at_iou"][k] for k in IOU_KEYS})
+    return {k: float("nan") if v == -1 else float(v) for k, v in values.items()}
 
 
 def scalar_frames(train, val):
@@ -99,11 +99,11 @@ def scalar_frames(train, val):
     Returns:
         tuple[pd.DataFrame, pd.DataFrame]
     """
-    val = [{k: float('nan') if k.startswith('coco/') and v == -1 else v for k, v in row.items()} for row in val]
+    val = [{k: float("nan") if k.startswith("coco/") and v == -1 else v for k, v in row.items()} for row in val]
     frames = []
     for rows in (train, val):
-        frame = pd.DataFrame(rows) if rows else pd.DataFrame({'step': pd.Series(dtype=float)})
-        frames.append(frame.sort_values('step', kind='stable').reset_index(drop=True))
+        frame = pd.DataFrame(rows) if rows else pd.DataFrame({"step": pd.Series(dtype=float)})
+        frames.append(frame.sort_values("step", kind="stable").reset_index(drop=True))
     return frames[0], frames[1]
 
 
@@ -118,21 +118,26 @@ def read_detections(path, name, image_ids=None):
     Returns:
         list[dict]: detections with ``image_id``, ``category_id``, ``bbox`` (x, y, w, h), ``score``.
     """
-    fix = 'Delete the run\'s epoch_detections folder so that the pipeline makes it again'
+    fix = "Delete the run's epoch_detections folder so that the pipeline makes it again"
     try:
-        data = json.loads(Path(path).read_text(encoding='utf-8'))
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        _fail(name, path, 'missing', fix)
+        _fail(name, path, "missing", fix)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        _fail(name, path, f'not valid JSON ({e})', fix)
+        _fail(name, path, f"not valid JSON ({e})", fix)
     if not isinstance(data, list):
-        _fail(name, path, 'expected a JSON list of detections (COCO result format)', fix)
+        _fail(name, path, "expected a JSON list of detections (COCO result format)", fix)
     kept = []
     for i, det in enumerate(data):
-        if (not isinstance(det, dict) or not _number(det.get('score')) or not isinstance(det.get('bbox'), list)
-                or len(det['bbox']) != 4 or 'image_id' not in det):
-            _fail(name, path, f'entry {i} is not a COCO detection (image_id, bbox [x, y, w, h], score)', fix)
-        if image_ids is None or det['image_id'] in image_ids:
+        if (
+            not isinstance(det, dict)
+            or not _number(det.get("score"))
+            or not isinstance(det.get("bbox"), list)
+            or len(det["bbox"]) != 4
+            or "image_id" not in det
+        ):
+            _fail(name, path, f"entry {i} is not a COCO detection (image_id, bbox [x, y, w, h], score)", fix)
+        if image_ids is None or det["image_id"] in image_ids:
             kept.append(det)
     return kept
 
@@ -147,16 +152,16 @@ def parse_run_folder(folder):
     arm, variant, seed_dir = folder.parent.parent.name, folder.parent.name, folder.name
     match = SEED_RE.fullmatch(seed_dir)
     if arm not in ARMS:
-        problem = f'arm folder {arm!r} is not one of {", ".join(ARMS)}'
+        problem = f"arm folder {arm!r} is not one of {', '.join(ARMS)}"
     elif not match:
-        problem = f'{seed_dir!r} is not a seed folder seed{{N}}'
+        problem = f"{seed_dir!r} is not a seed folder seed{{N}}"
     else:
         try:
             parse_variant(variant)
             return arm, variant, int(match.group(1))
         except ValueError as e:
             problem = str(e)
-    raise RunOutputError(f'{folder}: not a run folder {{arm}}/{{variant}}/seed{{N}} ({problem})')
+    raise RunOutputError(f"{folder}: not a run folder {{arm}}/{{variant}}/seed{{N}} ({problem})")
 
 
 def _by_folder(option, paths):
@@ -165,7 +170,7 @@ def _by_folder(option, paths):
     for path in map(Path, paths):
         folder = path.absolute().parent
         if folder in found:
-            raise RunOutputError(f'{option}: {found[folder]} and {path} are in the same run folder')
+            raise RunOutputError(f"{option}: {found[folder]} and {path} are in the same run folder")
         found[folder] = path
     return found
 
@@ -191,38 +196,56 @@ def load_runs(metrics_files, scalars_files, epoch_detection_dirs=(), family=None
     Raises:
         RunOutputError: naming the run and the file.
     """
-    metrics = _by_folder('--metrics', metrics_files)
+    metrics = _by_folder("--metrics", metrics_files)
     if not metrics:
-        raise RunOutputError('no runs given: pass the metrics.json of every run with --metrics')
-    scalars = _by_folder('--scalars', scalars_files)
-    epoch_dirs = _by_folder('--epoch-detections', epoch_detection_dirs)
-    for option, given in (('--scalars', scalars), ('--epoch-detections', epoch_dirs)):
+        raise RunOutputError("no runs given: pass the metrics.json of every run with --metrics")
+    scalars = _by_folder("--scalars", scalars_files)
+    epoch_dirs = _by_folder("--epoch-detections", epoch_detection_dirs)
+    for option, given in (("--scalars", scalars), ("--epoch-detections", epoch_dirs)):
         for folder, path in given.items():
             if folder not in metrics:
-                raise RunOutputError(f'{option} {path}: no --metrics file of its run folder {path.parent} was '
-                                     'given (pass all files of a run, or none)')
+                raise RunOutputError(
+                    f"{option} {path}: no --metrics file of its run folder {path.parent} was "
+                    "given (pass all files of a run, or none)"
+                )
     runs = []
     for folder, metrics_path in metrics.items():
         arm, variant, seed = parse_run_folder(metrics_path.absolute().parent)
         name = run_name(arm, variant, seed)
-        for option, given in (('--scalars', scalars), ('--epoch-detections', epoch_dirs)):
-            if folder not in given and (given or option == '--scalars'):
-                raise RunOutputError(f'run {name}: {option} has no file of its run folder {metrics_path.parent}')
+        for option, given in (("--scalars", scalars), ("--epoch-detections", epoch_dirs)):
+            if folder not in given and (given or option == "--scalars"):
+                raise RunOutputError(f"run {name}: {option} has no file of its run folder {metrics_path.parent}")
         expect = dict(arm=arm, variant=variant, seed=seed, family=family, dataset=dataset)
         try:
             record = read_metrics(metrics_path, expect={k: v for k, v in expect.items() if v is not None})
             train, val = scalar_frames(*read_scalars(scalars[folder]))
         except RunRecordError as e:
-            raise RunOutputError(f'run {name}: {e}') from None
+            raise RunOutputError(f"run {name}: {e}") from None
         detections = {}
         if epoch_dirs:
             if not epoch_dirs[folder].is_dir():
-                _fail(name, epoch_dirs[folder], 'missing (not a folder)',
-                      'Let the pipeline make the run\'s epoch detections again')
+                _fail(
+                    name,
+                    epoch_dirs[folder],
+                    "missing (not a folder)",
+                    "Let the pipeline make the run's epoch detections again",
+                )
             detections = {e: Path(p) for e, p in epoch_detection_files(epoch_dirs[folder]).items()}
-        block = record['run']
-        runs.append(Run(arm=arm, variant=variant, seed=seed, path=metrics_path.parent, family=block['family'],
-                        dataset=block['dataset'], metrics=fractions(record['metrics']),
-                        hyperparameters={k: block['hyperparameters'][k] for k in HYPERPARAMETERS},
-                        provenance=record['provenance'], train=train, val=val, detections=detections))
+        block = record["run"]
+        runs.append(
+            Run(
+                arm=arm,
+                variant=variant,
+                seed=seed,
+                path=metrics_path.parent,
+                family=block["family"],
+                dataset=block["dataset"],
+                metrics=fractions(record["metrics"]),
+                hyperparameters={k: block["hyperparameters"][k] for k in HYPERPARAMETERS},
+                provenance=record["provenance"],
+                train=train,
+                val=val,
+                detections=detections,
+            )
+        )
     return sorted(runs, key=lambda r: (ARMS.index(r.arm), r.variant != DEFAULT_VARIANT, r.variant, r.seed))

@@ -76,7 +76,7 @@ def gain(arm, base):
     """
     if arm.n == 0 or base.n == 0 or arm.undefined or base.undefined:
         return None
-    se = math.sqrt(arm.std ** 2 / arm.n + base.std ** 2 / base.n) if min(arm.n, base.n) > 1 else math.nan
+    se = math.sqrt(arm.std**2 / arm.n + base.std**2 / base.n) if min(arm.n, base.n) > 1 else math.nan
     return Gain(arm.mean - base.mean, se, arm.n, base.n)
 
 
@@ -88,26 +88,26 @@ def _clean(x, digits):
 def fmt(x, digits=1, signed=False):
     """Format a number with fixed decimals; '—' for NaN."""
     if x is None or math.isnan(x):
-        return '—'
+        return "—"
     x = _clean(x, digits)
-    return f'{x:+.{digits}f}' if signed else f'{x:.{digits}f}'
+    return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
 
 
 def fmt_summary(s, digits=1):
     """'38.1 ± 0.2' for n >= 2, '38.1' for n = 1, '—' for no run, 'undef.' for COCOeval's -1."""
     if s.n == 0:
-        return '—'
+        return "—"
     if s.undefined:
-        return 'undef.'
+        return "undef."
     if s.n == 1:
         return fmt(s.mean, digits)
-    return f'{fmt(s.mean, digits)} ± {fmt(s.std, digits)}'
+    return f"{fmt(s.mean, digits)} ± {fmt(s.std, digits)}"
 
 
 def fmt_gain(g, digits=1):
     """'+1.2 ± 0.3 *' (gain ± SE, * when |gain| > 2 SE); '+1.2 (n=1)' without spread; '—' for none."""
     if g is None:
-        return '—'
+        return "—"
     if math.isnan(g.se):
-        return f'{fmt(g.value, digits, signed=True)} (n=1)'
-    return f'{fmt(g.value, digits, signed=True)} ± {fmt(g.se, digits)}{" *" if g.significant else ""}'
+        return f"{fmt(g.value, digits, signed=True)} (n=1)"
+    return f"{fmt(g.value, digits, signed=True)} ± {fmt(g.se, digits)}{' *' if g.significant else ''}"

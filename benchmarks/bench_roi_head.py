@@ -20,6 +20,7 @@ Examples::
     python benchmarks/bench_roi_head.py --device cuda --depth 50 \\
         --base-channels 64 --image-size 800 --iters 60
 """
+
 import argparse
 import copy
 import random
@@ -36,9 +37,8 @@ from mmengine.structures import InstanceData
 import dynrcnn.models  # noqa: F401
 from dynrcnn.testing import dynamic_rcnn_model_cfg
 
-HEADS = ('AblationRoIHead', 'StandardRoIHead', 'DynamicRoIHead')
-SYNC_METHODS = ('item', 'tolist', 'cpu', 'numpy', '__bool__', '__float__',
-                '__int__', '__index__')
+HEADS = ("AblationRoIHead", "StandardRoIHead", "DynamicRoIHead")
+SYNC_METHODS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__", "__index__")
 
 
 def make_batches(n, batch_size, size, seed=0):
@@ -48,17 +48,16 @@ def make_batches(n, batch_size, size, seed=0):
     for _ in range(n):
         inputs, samples = [], []
         for _ in range(batch_size):
-            k = int(torch.randint(2, 11, (1, ), generator=g))
+            k = int(torch.randint(2, 11, (1,), generator=g))
             xy = torch.rand(k, 2, generator=g) * size * 0.7
             wh = size * (0.05 + torch.rand(k, 2, generator=g) * 0.25)
-            sample = DetDataSample(metainfo=dict(
-                img_shape=(size, size), ori_shape=(size, size),
-                scale_factor=(1., 1.)))
+            sample = DetDataSample(
+                metainfo=dict(img_shape=(size, size), ori_shape=(size, size), scale_factor=(1.0, 1.0))
+            )
             sample.gt_instances = InstanceData(
-                bboxes=torch.cat([xy, (xy + wh).clamp(max=size)], dim=1),
-                labels=torch.randint(0, 80, (k, ), generator=g))
-            inputs.append((torch.rand(3, size, size, generator=g) *
-                           255).to(torch.uint8))
+                bboxes=torch.cat([xy, (xy + wh).clamp(max=size)], dim=1), labels=torch.randint(0, 80, (k,), generator=g)
+            )
+            inputs.append((torch.rand(3, size, size, generator=g) * 255).to(torch.uint8))
             samples.append(sample)
         batches.append(dict(inputs=inputs, data_samples=samples))
     return batches
@@ -72,22 +71,26 @@ def build(args, device):
         # MMDetection's Dynamic R-CNN R-50-FPN model at the given size
         model = MODELS.build(
             dynamic_rcnn_model_cfg(
-                head, depth=args.depth, base_channels=args.base_channels,
+                head,
+                depth=args.depth,
+                base_channels=args.base_channels,
                 neck_channels=max(args.base_channels * 4, 16),
-                update_iter_interval=args.interval)).to(device)
+                update_iter_interval=args.interval,
+            )
+        ).to(device)
         if state is None:
             state = model.state_dict()
         model.load_state_dict(state)
         model.train()
         models[head] = model
         wrappers[head] = build_optim_wrapper(
-            model, dict(optimizer=dict(type='SGD', lr=0.002, momentum=0.9,
-                                       weight_decay=1e-4)))
+            model, dict(optimizer=dict(type="SGD", lr=0.002, momentum=0.9, weight_decay=1e-4))
+        )
     return models, wrappers
 
 
 def sync(device):
-    if device.type == 'cuda':
+    if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
@@ -116,7 +119,7 @@ def time_steps(args, device, models, wrappers, batches):
         roi_head.loss = timed_loss
     for i in range(args.warmup + args.iters):
         batch = batches[i % len(batches)]
-        order = HEADS[i % 3:] + HEADS[:i % 3]
+        order = HEADS[i % 3 :] + HEADS[: i % 3]
         for head in order:
             data = copy.deepcopy(batch)
             torch.manual_seed(i)
@@ -138,14 +141,15 @@ def count_syncs(args, device, models, wrappers, batches):
     Returns:
         dict: {head: (reads per non-update iteration, per update iteration)}
     """
-    counter = {'n': 0, 'on': False}
+    counter = {"n": 0, "on": False}
     originals = {m: getattr(torch.Tensor, m) for m in SYNC_METHODS}
 
     def wrap(original):
         def counting(self, *a, **kw):
-            if counter['on']:
-                counter['n'] += 1
+            if counter["on"]:
+                counter["n"] += 1
             return original(self, *a, **kw)
+
         return counting
 
     for name, original in originals.items():
@@ -158,24 +162,23 @@ def count_syncs(args, device, models, wrappers, batches):
             per_iter = []
 
             def counted_loss(*a, __loss=loss, __per_iter=per_iter, **kw):
-                counter['n'], counter['on'] = 0, True
+                counter["n"], counter["on"] = 0, True
                 try:
                     return __loss(*a, **kw)
                 finally:
-                    counter['on'] = False
-                    __per_iter.append(counter['n'])
+                    counter["on"] = False
+                    __per_iter.append(counter["n"])
 
             roi_head.loss = counted_loss
             # start a fresh interval: the update is the last of these
-            if hasattr(roi_head, 'pending_iters'):
+            if hasattr(roi_head, "pending_iters"):
                 roi_head.pending_iters = 0
                 roi_head.num_iou_records = roi_head.num_beta_records = 0
-            if head == 'DynamicRoIHead':
+            if head == "DynamicRoIHead":
                 roi_head.iou_history, roi_head.beta_history = [], []
             for i in range(args.interval):
                 torch.manual_seed(i)
-                models[head].train_step(
-                    copy.deepcopy(batches[i % len(batches)]), wrappers[head])
+                models[head].train_step(copy.deepcopy(batches[i % len(batches)]), wrappers[head])
             del roi_head.loss
             results[head] = (per_iter[:-1], per_iter[-1])
     finally:
@@ -196,34 +199,32 @@ def bootstrap_interval(ratios, resamples=2000, seed=0):
         tuple[float, float]: Lower and upper bound.
     """
     rng = random.Random(seed)
-    medians = sorted(
-        statistics.median(rng.choices(ratios, k=len(ratios)))
-        for _ in range(resamples))
+    medians = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(resamples))
     return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 
 def verdict(lo, hi, target):
     """Whether the measured interval meets, misses or cannot resolve a target."""
     if hi <= target:
-        return 'met'
+        return "met"
     if lo > target:
-        return 'MISSED'
-    return 'not resolved (the target lies inside the interval: run longer or on a quieter machine)'
+        return "MISSED"
+    return "not resolved (the target lies inside the interval: run longer or on a quieter machine)"
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--depth', type=int, default=18)
-    parser.add_argument('--base-channels', type=int, default=16)
-    parser.add_argument('--image-size', type=int, default=320)
-    parser.add_argument('--batch-size', type=int, default=2)
-    parser.add_argument('--iters', type=int, default=20)
-    parser.add_argument('--warmup', type=int, default=3)
-    parser.add_argument('--interval', type=int, default=5,
-                        help='update_iter_interval (timed runs include '
-                        'update iterations)')
-    parser.add_argument('--threads', type=int, default=1)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--depth", type=int, default=18)
+    parser.add_argument("--base-channels", type=int, default=16)
+    parser.add_argument("--image-size", type=int, default=320)
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--iters", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--interval", type=int, default=5, help="update_iter_interval (timed runs include update iterations)"
+    )
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     register_all_modules()
@@ -232,40 +233,46 @@ def main():
     batches = make_batches(8, args.batch_size, args.image_size)
 
     times, head_times = time_steps(args, device, models, wrappers, batches)
-    print(f'device={device} depth={args.depth} '
-          f'base_channels={args.base_channels} image={args.image_size} '
-          f'batch={args.batch_size} iters={args.iters} '
-          f'interval={args.interval} threads={args.threads}')
-    for label, data in (('training step', times),
-                        ('roi_head.loss', head_times)):
+    print(
+        f"device={device} depth={args.depth} "
+        f"base_channels={args.base_channels} image={args.image_size} "
+        f"batch={args.batch_size} iters={args.iters} "
+        f"interval={args.interval} threads={args.threads}"
+    )
+    for label, data in (("training step", times), ("roi_head.loss", head_times)):
         med = {h: statistics.median(t) for h, t in data.items()}
         for head in HEADS:
-            print(f'{label:14s} {head:16s} median {med[head] * 1e3:9.2f} ms '
-                  f'(min {min(data[head]) * 1e3:.2f}, max '
-                  f'{max(data[head]) * 1e3:.2f})')
-        a = med['AblationRoIHead']
-        for ref, target in (('StandardRoIHead', 1.01),
-                            ('DynamicRoIHead', 1.00)):
+            print(
+                f"{label:14s} {head:16s} median {med[head] * 1e3:9.2f} ms "
+                f"(min {min(data[head]) * 1e3:.2f}, max "
+                f"{max(data[head]) * 1e3:.2f})"
+            )
+        a = med["AblationRoIHead"]
+        for ref, target in (("StandardRoIHead", 1.01), ("DynamicRoIHead", 1.00)):
             # the three runs of one iteration are adjacent in time: their
             # ratio is less exposed to load drift than the ratio of medians
-            ratios = [x / y for x, y in zip(data['AblationRoIHead'], data[ref])]
+            ratios = [x / y for x, y in zip(data["AblationRoIHead"], data[ref])]
             paired = statistics.median(ratios)
             lo, hi = bootstrap_interval(ratios)
-            print(f'{label:14s} ratio Ablation/{ref[:-7]:8s} = '
-                  f'{a / med[ref]:.4f} (medians), {paired:.4f} (median of '
-                  f'paired ratios, 95% bootstrap interval [{lo:.4f}, '
-                  f'{hi:.4f}]); target <= {target:.2f}: '
-                  f'{verdict(lo, hi, target)}')
+            print(
+                f"{label:14s} ratio Ablation/{ref[:-7]:8s} = "
+                f"{a / med[ref]:.4f} (medians), {paired:.4f} (median of "
+                f"paired ratios, 95% bootstrap interval [{lo:.4f}, "
+                f"{hi:.4f}]); target <= {target:.2f}: "
+                f"{verdict(lo, hi, target)}"
+            )
 
     syncs = count_syncs(args, device, models, wrappers, batches)
-    std_non_update = syncs['StandardRoIHead'][0]
+    std_non_update = syncs["StandardRoIHead"][0]
     for head in HEADS:
         non_update, update = syncs[head]
         extra = [n - s for n, s in zip(non_update, std_non_update)]
-        print(f'{head:16s} host reads in roi_head.loss: non-update '
-              f'iterations {non_update} (extra over Standard {extra}), '
-              f'update iteration {update}')
+        print(
+            f"{head:16s} host reads in roi_head.loss: non-update "
+            f"iterations {non_update} (extra over Standard {extra}), "
+            f"update iteration {update}"
+        )
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     main()

@@ -11,6 +11,7 @@ checkpoints loadable again:
   loader and allow exactly those globals; ``builtins.getattr`` is mapped to a function that only resolves
   ``HistoryBuffer``'s statistics methods, so an arbitrary pickle still cannot call anything else.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -36,11 +37,12 @@ def check_numpy(version: str | None = None) -> None:
         EnvironmentIncompatibility: If the major version is above 1.
     """
     version = version or np.__version__
-    if int(version.split('.')[0]) > NUMPY_MAX_MAJOR:
+    if int(version.split(".")[0]) > NUMPY_MAX_MAJOR:
         raise EnvironmentIncompatibility(
-            f'numpy {version} is installed, but mmcv 2.1 / mmdet 3.3 need numpy < 2. '
+            f"numpy {version} is installed, but mmcv 2.1 / mmdet 3.3 need numpy < 2. "
             'Fix: pip install "numpy==1.26.4" (the pin in requirements/pinned.txt), or rerun '
-            'scripts/setup_env.sh.')
+            "scripts/setup_env.sh."
+        )
 
 
 def check_pkg_resources() -> None:
@@ -50,10 +52,11 @@ def check_pkg_resources() -> None:
         EnvironmentIncompatibility: If setuptools is missing or too new to ship ``pkg_resources``.
     """
     # find_spec, not import: importing pkg_resources only to test for it prints a deprecation warning
-    if importlib.util.find_spec('pkg_resources') is None:
+    if importlib.util.find_spec("pkg_resources") is None:
         raise EnvironmentIncompatibility(
             "pkg_resources is missing (setuptools >= 81 removed it), and mmengine needs it to read "
-            "configs that inherit '_base_ = \"mmdet::...\"'. Fix: pip install \"setuptools>=77,<81\".")
+            'configs that inherit \'_base_ = "mmdet::..."\'. Fix: pip install "setuptools>=77,<81".'
+        )
 
 
 def _history_buffer_statistic(obj: Any, name: str) -> Any:
@@ -67,12 +70,14 @@ def _history_buffer_statistic(obj: Any, name: str) -> Any:
         The statistics method ``HistoryBuffer.<name>``.
     """
     from mmengine.logging import HistoryBuffer
+
     # the four built-in statistics are registered lazily (on the first instance), so name them explicitly
-    allowed = {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods}
+    allowed = {"min", "max", "current", "mean", *HistoryBuffer._statistics_methods}
     if obj is HistoryBuffer and name in allowed and hasattr(HistoryBuffer, name):
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
-        f'checkpoint asks for getattr({obj!r}, {name!r}); only HistoryBuffer statistics methods are allowed')
+        f"checkpoint asks for getattr({obj!r}, {name!r}); only HistoryBuffer statistics methods are allowed"
+    )
 
 
 def checkpoint_safe_globals() -> list:
@@ -82,6 +87,7 @@ def checkpoint_safe_globals() -> list:
         list: Classes/functions, and ``(callable, 'module.name')`` pairs.
     """
     from mmengine.logging import HistoryBuffer
+
     multiarray = np.core.multiarray
     return [
         HistoryBuffer,
@@ -89,15 +95,16 @@ def checkpoint_safe_globals() -> list:
         np.dtype,
         # a dtype unpickles to its class (numpy.dtypes.Float64DType, ...), which must be allowed too
         *(getattr(np.dtypes, name) for name in np.dtypes.__all__),
-        (multiarray._reconstruct, 'numpy.core.multiarray._reconstruct'),
-        (multiarray.scalar, 'numpy.core.multiarray.scalar'),
-        (_history_buffer_statistic, 'builtins.getattr'),
+        (multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),
+        (multiarray.scalar, "numpy.core.multiarray.scalar"),
+        (_history_buffer_statistic, "builtins.getattr"),
     ]
 
 
 def allow_mmengine_checkpoints() -> None:
     """Register :func:`checkpoint_safe_globals` with torch's ``weights_only`` loader (idempotent)."""
     import torch
+
     torch.serialization.add_safe_globals(checkpoint_safe_globals())
 
 

@@ -266,7 +266,9 @@ def read_metrics(path, expect=None):
 
 
 # --------------------------------------------------------------------------------------------- train_manifest.json
-MANIFEST_FIX = "Delete the run's train_manifest.json so that the pipeline trains it again (it resumes from its work dir)"
+MANIFEST_FIX = (
+    "Delete the run's train_manifest.json so that the pipeline trains it again (it resumes from its work dir)"
+)
 
 
 def write_manifest(folder, manifest):

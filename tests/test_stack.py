@@ -1,5 +1,6 @@
 """The pinned MMDetection stack works on CPU: compiled mmcv ops, and a two-stage detector from an mmdet config that
 trains one step and runs inference on a generated image."""
+
 import math
 
 import pytest
@@ -10,25 +11,27 @@ import dynrcnn.compat  # noqa: F401  (the project's fixes are active, as in ever
 
 def test_mmcv_compiled_ops_run_on_cpu():
     from mmcv.ops import nms, roi_align
-    boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.], [20., 20., 30., 30.]])
+
+    boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0]])
     _, keep = nms(boxes, torch.tensor([0.9, 0.8, 0.7]), iou_threshold=0.5)
     assert keep.tolist() == [0, 2]
-    feats = torch.arange(16.).view(1, 1, 4, 4)
-    rois = torch.tensor([[0., 0., 0., 4., 4.]])
-    pooled = roi_align(feats, rois, (2, 2), 1.0, 2, 'avg', True)
+    feats = torch.arange(16.0).view(1, 1, 4, 4)
+    rois = torch.tensor([[0.0, 0.0, 0.0, 4.0, 4.0]])
+    pooled = roi_align(feats, rois, (2, 2), 1.0, 2, "avg", True)
     assert pooled.shape == (1, 1, 2, 2)
     # RoIAlign over the whole map averages each quadrant of the 4x4 ramp
     assert pooled.flatten().tolist() == pytest.approx([2.5, 4.5, 10.5, 12.5])
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope="module")
 def detector(tmp_path_factory):
-    from mmengine.config import Config
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+
     register_all_modules()
     # inherit MMDetection's own config the way the project's configs do (needs pkg_resources)
-    config_file = tmp_path_factory.mktemp('cfg') / 'faster_rcnn.py'
+    config_file = tmp_path_factory.mktemp("cfg") / "faster_rcnn.py"
     config_file.write_text("_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'\n")
     cfg = Config.fromfile(config_file)
     # a narrow ResNet-18 from scratch keeps the step fast on CPU; no pretrained weights can be downloaded here
@@ -45,23 +48,32 @@ def detector(tmp_path_factory):
 def _batch(size=96):
     from mmdet.structures import DetDataSample
     from mmengine.structures import InstanceData
+
     image = torch.zeros(3, size, size, dtype=torch.uint8)
     image[:, 20:60, 30:80] = 200  # one bright rectangle on black
-    sample = DetDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size), scale_factor=(1., 1.),
-                                         pad_shape=(size, size), batch_input_shape=(size, size)))
-    sample.gt_instances = InstanceData(bboxes=torch.tensor([[30., 20., 80., 60.]]), labels=torch.tensor([1]))
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=(size, size),
+            ori_shape=(size, size),
+            scale_factor=(1.0, 1.0),
+            pad_shape=(size, size),
+            batch_input_shape=(size, size),
+        )
+    )
+    sample.gt_instances = InstanceData(bboxes=torch.tensor([[30.0, 20.0, 80.0, 60.0]]), labels=torch.tensor([1]))
     return dict(inputs=[image], data_samples=[sample])
 
 
 def test_two_stage_detector_trains_one_step_and_predicts_on_cpu(detector):
     from mmengine.optim import build_optim_wrapper
-    optim_wrapper = build_optim_wrapper(detector, dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9)))
+
+    optim_wrapper = build_optim_wrapper(detector, dict(optimizer=dict(type="SGD", lr=0.01, momentum=0.9)))
     detector.train()
     before = [p.detach().clone() for p in detector.parameters()]
     log_vars = detector.train_step(_batch(), optim_wrapper)
-    for name in ('loss', 'loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox'):
+    for name in ("loss", "loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox"):
         assert math.isfinite(float(torch.as_tensor(log_vars[name]).detach())), (name, log_vars[name])
-    assert any(not torch.equal(b, p) for b, p in zip(before, detector.parameters())), 'the step changed nothing'
+    assert any(not torch.equal(b, p) for b, p in zip(before, detector.parameters())), "the step changed nothing"
 
     detector.eval()
     (result,) = detector.val_step(_batch())

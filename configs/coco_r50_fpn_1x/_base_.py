@@ -50,32 +50,30 @@
 #     model.train_cfg.rcnn.dynamic_rcnn.iou_topk=50
 #     model.train_cfg.rcnn.dynamic_rcnn.beta_topk=15
 #     model.train_cfg.rcnn.dynamic_rcnn.update_iter_interval=100
-_base_ = 'mmdet::dynamic_rcnn/dynamic-rcnn_r50_fpn_1x_coco.py'
+_base_ = "mmdet::dynamic_rcnn/dynamic-rcnn_r50_fpn_1x_coco.py"
 
-custom_imports = dict(imports=['dynrcnn.models', 'dynrcnn.engine'], allow_failed_imports=False)
+custom_imports = dict(imports=["dynrcnn.models", "dynrcnn.engine"], allow_failed_imports=False)
 
-data_root = 'data/coco/'
+data_root = "data/coco/"
 # Workers seeded per epoch and rank from the torch RNG, which RandomStateHook restores on resume; persistent
 # workers (mmdet's default) would be seeded once per attempt, so a resumed training would restart their streams.
 train_dataloader = dict(
     persistent_workers=False,
-    worker_init_fn=dict(type='epoch_seeded_worker_init_fn'),
+    worker_init_fn=dict(type="epoch_seeded_worker_init_fn"),
     dataset=dict(
-        data_root=data_root,
-        ann_file='annotations/instances_train2017.json',
-        data_prefix=dict(img='train2017/')))
+        data_root=data_root, ann_file="annotations/instances_train2017.json", data_prefix=dict(img="train2017/")
+    ),
+)
 val_dataloader = dict(
-    dataset=dict(
-        data_root=data_root,
-        ann_file='annotations/instances_val2017.json',
-        data_prefix=dict(img='val2017/')))
+    dataset=dict(data_root=data_root, ann_file="annotations/instances_val2017.json", data_prefix=dict(img="val2017/"))
+)
 test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
+val_evaluator = dict(ann_file=data_root + "annotations/instances_val2017.json")
 test_evaluator = val_evaluator
 
 model = dict(
-    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
-    roi_head=dict(type='AblationRoIHead'),
+    backbone=dict(init_cfg=dict(type="Pretrained", checkpoint="torchvision://resnet50")),
+    roi_head=dict(type="AblationRoIHead"),
     train_cfg=dict(
         rcnn=dict(
             dynamic_rcnn=dict(
@@ -88,10 +86,14 @@ model = dict(
                 dynamic_loss=True,
                 # MMDetection's DynamicRoIHead semantics ('official': the authors' code); per-GPU
                 # statistics as in both implementations
-                statistics='mmdet',
-                sync_across_ranks=False))))
+                statistics="mmdet",
+                sync_across_ranks=False,
+            )
+        )
+    ),
+)
 
 # RandomStateHook: random-number states in checkpoints, so that a resumed training is bit-identical to the
 # uninterrupted one
-custom_hooks = [dict(type='DynamicRCNNStatsHook'), dict(type='RandomStateHook')]
+custom_hooks = [dict(type="DynamicRCNNStatsHook"), dict(type="RandomStateHook")]
 auto_scale_lr = dict(enable=True, base_batch_size=16)

@@ -1,3 +1,3 @@
 # DLA arm: Dynamic Label Assignment only (adaptive IoU threshold, fixed SmoothL1 beta).
-_base_ = './_base_.py'
+_base_ = "./_base_.py"
 model = dict(train_cfg=dict(rcnn=dict(dynamic_rcnn=dict(dynamic_label=True, dynamic_loss=False))))

@@ -15,35 +15,34 @@
 #     model.train_cfg.rcnn.dynamic_rcnn.update_iter_interval=40
 #   seed: randomness.seed=1
 _base_ = [
-    'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
-    'mmdet::_base_/default_runtime.py',
+    "mmdet::_base_/models/faster-rcnn_r50_fpn.py",
+    "mmdet::_base_/default_runtime.py",
 ]
 
-custom_imports = dict(imports=['dynrcnn.models', 'dynrcnn.engine'], allow_failed_imports=False)
+custom_imports = dict(imports=["dynrcnn.models", "dynrcnn.engine"], allow_failed_imports=False)
 
 # ------------------------------------------------------------------ dataset
 # Made by `python -m dynrcnn.data.synthetic --out data/synthetic` (defaults:
 # 600 train / 100 val images of 160 x 160 px, seed 0).
-dataset_type = 'CocoDataset'
-data_root = 'data/synthetic/'
+dataset_type = "CocoDataset"
+data_root = "data/synthetic/"
 image_size = 160  # what the model sizes below are tuned for; other sizes work unchanged
-metainfo = dict(classes=('rectangle', 'ellipse', 'triangle', 'ring', 'cross'))
+metainfo = dict(classes=("rectangle", "ellipse", "triangle", "ring", "cross"))
 backend_args = None
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type="LoadImageFromFile", backend_args=backend_args),
+    dict(type="LoadAnnotations", with_bbox=True),
     # identity resize: the images keep the generator's --image-size; CocoMetric needs scale_factor
-    dict(type='Resize', scale_factor=1.0, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs'),
+    dict(type="Resize", scale_factor=1.0, keep_ratio=True),
+    dict(type="RandomFlip", prob=0.5),
+    dict(type="PackDetInputs"),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='Resize', scale_factor=1.0, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
+    dict(type="LoadImageFromFile", backend_args=backend_args),
+    dict(type="Resize", scale_factor=1.0, keep_ratio=True),
+    dict(type="LoadAnnotations", with_bbox=True),
+    dict(type="PackDetInputs", meta_keys=("img_id", "img_path", "ori_shape", "img_shape", "scale_factor")),
 ]
 # num_workers=0: on 2 shared cores a loader process only competes with the training
 # for a core; decoding a 160-px PNG costs ~1 ms.
@@ -53,40 +52,45 @@ train_dataloader = dict(
     batch_size=2,
     num_workers=0,
     persistent_workers=False,
-    worker_init_fn=dict(type='epoch_seeded_worker_init_fn'),
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    batch_sampler=dict(type='AspectRatioBatchSampler'),
+    worker_init_fn=dict(type="epoch_seeded_worker_init_fn"),
+    sampler=dict(type="DefaultSampler", shuffle=True),
+    batch_sampler=dict(type="AspectRatioBatchSampler"),
     dataset=dict(
         type=dataset_type,
         metainfo=metainfo,
         data_root=data_root,
-        ann_file='annotations/instances_train.json',
-        data_prefix=dict(img='train/'),
+        ann_file="annotations/instances_train.json",
+        data_prefix=dict(img="train/"),
         filter_cfg=dict(filter_empty_gt=True, min_size=1),
         pipeline=train_pipeline,
-        backend_args=backend_args))
+        backend_args=backend_args,
+    ),
+)
 val_dataloader = dict(
     batch_size=1,
     num_workers=0,
     persistent_workers=False,
     drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    sampler=dict(type="DefaultSampler", shuffle=False),
     dataset=dict(
         type=dataset_type,
         metainfo=metainfo,
         data_root=data_root,
-        ann_file='annotations/instances_val.json',
-        data_prefix=dict(img='val/'),
+        ann_file="annotations/instances_val.json",
+        data_prefix=dict(img="val/"),
         test_mode=True,
         pipeline=test_pipeline,
-        backend_args=backend_args))
+        backend_args=backend_args,
+    ),
+)
 test_dataloader = val_dataloader
 val_evaluator = dict(
-    type='CocoMetric',
-    ann_file=data_root + 'annotations/instances_val.json',
-    metric='bbox',
+    type="CocoMetric",
+    ann_file=data_root + "annotations/instances_val.json",
+    metric="bbox",
     format_only=False,
-    backend_args=backend_args)
+    backend_args=backend_args,
+)
 test_evaluator = val_evaluator
 
 # -------------------------------------------------------------------- model
@@ -96,31 +100,30 @@ num_classes = 5
 fpn_channels = 64
 model = dict(
     data_preprocessor=dict(pad_size_divisor=32),
-    backbone=dict(
-        depth=18,
-        base_channels=16,
-        frozen_stages=-1,
-        norm_eval=False,
-        init_cfg=None),
+    backbone=dict(depth=18, base_channels=16, frozen_stages=-1, norm_eval=False, init_cfg=None),
     neck=dict(in_channels=[16, 32, 64, 128], out_channels=fpn_channels, num_outs=4),
     rpn_head=dict(
         in_channels=fpn_channels,
         feat_channels=fpn_channels,
         # objects are 8-150 px: anchors of 16-128 px on strides 4-32
-        anchor_generator=dict(scales=[4], strides=[4, 8, 16, 32])),
+        anchor_generator=dict(scales=[4], strides=[4, 8, 16, 32]),
+    ),
     roi_head=dict(
-        type='AblationRoIHead',
+        type="AblationRoIHead",
         bbox_roi_extractor=dict(
             # one sample per bin: mmcv's CPU RoIAlign forward + backward was a third of the step at 2x2
-            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=1),
+            roi_layer=dict(type="RoIAlign", output_size=7, sampling_ratio=1),
             out_channels=fpn_channels,
-            featmap_strides=[4, 8, 16, 32]),
+            featmap_strides=[4, 8, 16, 32],
+        ),
         bbox_head=dict(
             in_channels=fpn_channels,
             fc_out_channels=256,
             num_classes=num_classes,
             # the paper's baseline: SmoothL1 with beta 1.0 (mmdet's Faster R-CNN uses L1)
-            loss_bbox=dict(_delete_=True, type='SmoothL1Loss', beta=1.0, loss_weight=1.0))),
+            loss_bbox=dict(_delete_=True, type="SmoothL1Loss", beta=1.0, loss_weight=1.0),
+        ),
+    ),
     train_cfg=dict(
         # RPN NMS 0.85 as in the paper; 500 boxes per level into NMS (it was a fifth of the step at 1000)
         rpn_proposal=dict(nms_pre=500, max_per_img=300, nms=dict(iou_threshold=0.85)),
@@ -147,41 +150,44 @@ model = dict(
                 dynamic_loss=True,
                 # MMDetection's DynamicRoIHead semantics ('official': the authors' code); per-GPU
                 # statistics as in both implementations
-                statistics='mmdet',
-                sync_across_ranks=False))),
-    test_cfg=dict(
-        rpn=dict(nms_pre=1000, max_per_img=300, nms=dict(iou_threshold=0.85)),
-        rcnn=dict(max_per_img=100)))
+                statistics="mmdet",
+                sync_across_ranks=False,
+            ),
+        ),
+    ),
+    test_cfg=dict(rpn=dict(nms_pre=1000, max_per_img=300, nms=dict(iou_threshold=0.85)), rcnn=dict(max_per_img=100)),
+)
 
 # ----------------------------------------------------------------- schedule
 max_epochs = 6
 # validation only at the end (5 s each on the default val split; the pipeline draws per-epoch
 # detections from the checkpoints); train_cfg.val_interval=1 to follow AP through the run
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_interval=max_epochs)
+val_cfg = dict(type="ValLoop")
+test_cfg = dict(type="TestLoop")
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[5], gamma=0.1),
+    dict(type="LinearLR", start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type="MultiStepLR", begin=0, end=max_epochs, by_epoch=True, milestones=[5], gamma=0.1),
 ]
 optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001),
-    clip_grad=dict(max_norm=35, norm_type=2))
+    type="OptimWrapper",
+    optimizer=dict(type="SGD", lr=0.02, momentum=0.9, weight_decay=0.0001),
+    clip_grad=dict(max_norm=35, norm_type=2),
+)
 auto_scale_lr = dict(enable=False, base_batch_size=2)
 
 # ------------------------------------------------------------------ runtime
 default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=5),
+    logger=dict(type="LoggerHook", interval=5),
     # every epoch: the pipeline resumes from it and draws per-epoch sample detections
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=-1),
-    visualization=dict(type='DetVisualizationHook', draw=False))
+    checkpoint=dict(type="CheckpointHook", interval=1, max_keep_ckpts=-1),
+    visualization=dict(type="DetVisualizationHook", draw=False),
+)
 # RandomStateHook: random-number states in checkpoints, so that a resumed training is bit-identical to the
 # uninterrupted one (tests/reliability/test_resume_is_invisible.py)
-custom_hooks = [dict(type='DynamicRCNNStatsHook'), dict(type='RandomStateHook')]
-log_processor = dict(type='LogProcessor', window_size=5, by_epoch=True)
+custom_hooks = [dict(type="DynamicRCNNStatsHook"), dict(type="RandomStateHook")]
+log_processor = dict(type="LogProcessor", window_size=5, by_epoch=True)
 env_cfg = dict(
-    cudnn_benchmark=False,
-    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='gloo'))
+    cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0), dist_cfg=dict(backend="gloo")
+)
 randomness = dict(seed=0)

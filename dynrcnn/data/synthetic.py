@@ -40,6 +40,7 @@ Command line::
     python -m dynrcnn.data.synthetic --out data/synthetic --num-train 600 \
         --num-val 100 --image-size 160 --seed 0
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,32 +49,36 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
 import cv2
+import numpy as np
 from PIL import Image, ImageDraw
 
 FORMAT_VERSION = 1
-COMPLETE_MARKER = '.complete'
+COMPLETE_MARKER = ".complete"
 SUPERSAMPLE = 4  # shapes are drawn at 4x and box coordinates are multiples of 1/4 px
 
-CATEGORIES = ('rectangle', 'ellipse', 'triangle', 'ring', 'cross')
+CATEGORIES = ("rectangle", "ellipse", "triangle", "ring", "cross")
 # Each category has its own hue (with jitter) and texture, so appearance and
 # shape both carry the class, as in natural images.
-_CATEGORY_HUE = {'rectangle': 0.0, 'ellipse': 0.33, 'triangle': 0.6, 'ring': 0.13, 'cross': 0.8}
-_CATEGORY_TEXTURE = {'rectangle': 'solid', 'ellipse': 'radial', 'triangle': 'stripes',
-                     'ring': 'solid', 'cross': 'checker'}
+_CATEGORY_HUE = {"rectangle": 0.0, "ellipse": 0.33, "triangle": 0.6, "ring": 0.13, "cross": 0.8}
+_CATEGORY_TEXTURE = {
+    "rectangle": "solid",
+    "ellipse": "radial",
+    "triangle": "stripes",
+    "ring": "solid",
+    "cross": "checker",
+}
 
 # COCO's area ranges are [0, 32^2], [32^2, 96^2], [96^2, inf] with inclusive ends;
 # sampled areas keep a margin from the boundaries so every object is unambiguous.
-SIZE_CLASSES = ('small', 'medium', 'large')
-_AREA_RANGES = {'small': (None, 0.95 * 32 ** 2), 'medium': (1.06 * 32 ** 2, 0.95 * 96 ** 2),
-                'large': (1.05 * 96 ** 2, None)}
-_MAX_ASPECT = 2.0   # w / h in [1/2, 2]
-_MARGIN = 1         # px kept free at the image border so every box lies inside the image
+SIZE_CLASSES = ("small", "medium", "large")
+_AREA_RANGES = {"small": (None, 0.95 * 32**2), "medium": (1.06 * 32**2, 0.95 * 96**2), "large": (1.05 * 96**2, None)}
+_MAX_ASPECT = 2.0  # w / h in [1/2, 2]
+_MARGIN = 1  # px kept free at the image border so every box lies inside the image
 
 
 class SyntheticDatasetError(ValueError):
@@ -110,7 +115,7 @@ class SyntheticConfig:
     min_objects: int = 2
     max_objects: int = 6
     min_object_size: int = 8
-    size_probs: Tuple[float, float, float] = (0.4, 0.35, 0.25)
+    size_probs: tuple[float, float, float] = (0.4, 0.35, 0.25)
     max_occlusion: float = 0.4
     clutter: int = 6
     noise_std: float = 10.0
@@ -118,82 +123,85 @@ class SyntheticConfig:
 
     def validate(self) -> None:
         """Raise :class:`SyntheticDatasetError` naming the bad field and the fix."""
-        for name in ('num_train', 'num_val'):
+        for name in ("num_train", "num_val"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value <= 0:
                 raise SyntheticDatasetError(
-                    f'{name} must be a positive integer, got {value!r}; '
-                    f'pass --{name.replace("_", "-")} N with N >= 1')
+                    f"{name} must be a positive integer, got {value!r}; pass --{name.replace('_', '-')} N with N >= 1"
+                )
         if self.min_object_size < 1:
-            raise SyntheticDatasetError(
-                f'min_object_size must be >= 1 pixel, got {self.min_object_size}')
+            raise SyntheticDatasetError(f"min_object_size must be >= 1 pixel, got {self.min_object_size}")
         needed = self.min_object_size + 2 * _MARGIN
         if self.image_size < needed:
             raise SyntheticDatasetError(
-                f'image_size {self.image_size} is too small for the smallest object '
-                f'(min_object_size {self.min_object_size} plus a {_MARGIN}-px margin on each side); '
-                f'use --image-size >= {needed} (the default is {SyntheticConfig.image_size})')
+                f"image_size {self.image_size} is too small for the smallest object "
+                f"(min_object_size {self.min_object_size} plus a {_MARGIN}-px margin on each side); "
+                f"use --image-size >= {needed} (the default is {SyntheticConfig.image_size})"
+            )
         if not 1 <= self.min_objects <= self.max_objects:
             raise SyntheticDatasetError(
-                f'need 1 <= min_objects <= max_objects, got {self.min_objects} and {self.max_objects}')
+                f"need 1 <= min_objects <= max_objects, got {self.min_objects} and {self.max_objects}"
+            )
         if len(self.size_probs) != 3 or min(self.size_probs) < 0 or sum(self.size_probs) <= 0:
             raise SyntheticDatasetError(
-                f'size_probs must be three non-negative weights (small, medium, large), '
-                f'got {self.size_probs!r}')
+                f"size_probs must be three non-negative weights (small, medium, large), got {self.size_probs!r}"
+            )
         if not 0.0 <= self.max_occlusion < 1.0:
-            raise SyntheticDatasetError(
-                f'max_occlusion must be in [0, 1), got {self.max_occlusion}')
+            raise SyntheticDatasetError(f"max_occlusion must be in [0, 1), got {self.max_occlusion}")
         if self.clutter < 0 or self.noise_std < 0 or self.blur < 0:
-            raise SyntheticDatasetError('clutter, noise_std and blur must be >= 0')
+            raise SyntheticDatasetError("clutter, noise_std and blur must be >= 0")
 
     def to_dict(self) -> dict:
         """Return the parameters as a JSON-ready dict (tuples become lists)."""
         out = asdict(self)
-        out['size_probs'] = list(self.size_probs)
-        out['format_version'] = FORMAT_VERSION
+        out["size_probs"] = list(self.size_probs)
+        out["format_version"] = FORMAT_VERSION
         return out
 
 
 # --------------------------------------------------------------------------- sizes
-def _side_limits(cfg: SyntheticConfig) -> Tuple[int, int]:
+def _side_limits(cfg: SyntheticConfig) -> tuple[int, int]:
     return cfg.min_object_size, cfg.image_size - 2 * _MARGIN
 
 
-def _feasible_size_classes(cfg: SyntheticConfig) -> Dict[str, float]:
+def _feasible_size_classes(cfg: SyntheticConfig) -> dict[str, float]:
     """Size classes whose area range fits into the image, with renormalised weights."""
     lo_side, hi_side = _side_limits(cfg)
     probs = {}
     for name, p in zip(SIZE_CLASSES, cfg.size_probs):
         lo, hi = _AREA_RANGES[name]
-        lo = max(lo or 0.0, lo_side ** 2)
-        hi = min(hi or float('inf'), hi_side ** 2)
+        lo = max(lo or 0.0, lo_side**2)
+        hi = min(hi or float("inf"), hi_side**2)
         if p > 0 and lo < hi:
             probs[name] = p
     total = sum(probs.values())
     if not probs:
         raise SyntheticDatasetError(
-            f'no object size class fits into image_size {cfg.image_size} with min_object_size '
-            f'{cfg.min_object_size}; raise --image-size or lower the size weights')
+            f"no object size class fits into image_size {cfg.image_size} with min_object_size "
+            f"{cfg.min_object_size}; raise --image-size or lower the size weights"
+        )
     return {k: v / total for k, v in probs.items()}
 
 
-def _sample_box_size(rng: np.random.Generator, size_class: str,
-                     cfg: SyntheticConfig) -> Tuple[int, int]:
+def _sample_box_size(rng: np.random.Generator, size_class: str, cfg: SyntheticConfig) -> tuple[int, int]:
     """Width and height, in supersampled units, with the area in the class's range."""
     lo_side, hi_side = _side_limits(cfg)
     a_lo, a_hi = _AREA_RANGES[size_class]
-    a_lo = max(a_lo or 0.0, lo_side ** 2)
-    a_hi = min(a_hi or float('inf'), (0.92 * hi_side) ** 2)
+    a_lo = max(a_lo or 0.0, lo_side**2)
+    a_hi = min(a_hi or float("inf"), (0.92 * hi_side) ** 2)
     for _ in range(100):
         # log-uniform area and aspect ratio: sizes spread evenly over the range
         area = float(np.exp(rng.uniform(np.log(a_lo), np.log(max(a_hi, a_lo * 1.0001)))))
         aspect = float(np.exp(rng.uniform(-np.log(_MAX_ASPECT), np.log(_MAX_ASPECT))))
         w = int(round(np.sqrt(area * aspect) * SUPERSAMPLE))
         h = int(round(np.sqrt(area / aspect) * SUPERSAMPLE))
-        real = w * h / SUPERSAMPLE ** 2
-        if (lo_side * SUPERSAMPLE <= min(w, h) and max(w, h) <= hi_side * SUPERSAMPLE
-                and (_AREA_RANGES[size_class][0] is None or real >= _AREA_RANGES[size_class][0])
-                and (_AREA_RANGES[size_class][1] is None or real <= _AREA_RANGES[size_class][1])):
+        real = w * h / SUPERSAMPLE**2
+        if (
+            lo_side * SUPERSAMPLE <= min(w, h)
+            and max(w, h) <= hi_side * SUPERSAMPLE
+            and (_AREA_RANGES[size_class][0] is None or real >= _AREA_RANGES[size_class][0])
+            and (_AREA_RANGES[size_class][1] is None or real <= _AREA_RANGES[size_class][1])
+        ):
             return w, h
     # square fallback at the range's geometric centre (always valid)
     side = int(np.sqrt(a_lo * min(a_hi, 4 * a_lo)) ** 0.5 * SUPERSAMPLE)
@@ -211,24 +219,28 @@ def _hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
 
 def _draw_shape(rng: np.random.Generator, category: str, w: int, h: int) -> Image.Image:
     """Supersampled mask (``w`` x ``h``, mode ``L``) of a shape that touches all four box edges."""
-    canvas = Image.new('L', (w, h), 0)
+    canvas = Image.new("L", (w, h), 0)
     draw = ImageDraw.Draw(canvas)
     x1, y1 = w - 1, h - 1
-    if category == 'rectangle':
+    if category == "rectangle":
         draw.rectangle([0, 0, x1, y1], fill=255)
-    elif category == 'ellipse':
+    elif category == "ellipse":
         draw.ellipse([0, 0, x1, y1], fill=255)
-    elif category == 'triangle':
+    elif category == "triangle":
         # apex on one side, base on the opposite one
         direction = int(rng.integers(4))
-        pts = [[(x1 / 2, 0), (0, y1), (x1, y1)], [(x1 / 2, y1), (0, 0), (x1, 0)],
-               [(0, y1 / 2), (x1, 0), (x1, y1)], [(x1, y1 / 2), (0, 0), (0, y1)]][direction]
+        pts = [
+            [(x1 / 2, 0), (0, y1), (x1, y1)],
+            [(x1 / 2, y1), (0, 0), (x1, 0)],
+            [(0, y1 / 2), (x1, 0), (x1, y1)],
+            [(x1, y1 / 2), (0, 0), (0, y1)],
+        ][direction]
         draw.polygon(pts, fill=255)
-    elif category == 'ring':
+    elif category == "ring":
         draw.ellipse([0, 0, x1, y1], fill=255)
         t = float(rng.uniform(0.18, 0.3))
         draw.ellipse([t * w, t * h, x1 - t * w, y1 - t * h], fill=0)
-    elif category == 'cross':
+    elif category == "cross":
         t = float(rng.uniform(0.28, 0.4))
         draw.rectangle([0, (0.5 - t / 2) * h, x1, (0.5 + t / 2) * h], fill=255)
         draw.rectangle([(0.5 - t / 2) * w, 0, (0.5 + t / 2) * w, y1], fill=255)
@@ -241,19 +253,18 @@ def _texture(rng: np.random.Generator, category: str, hh: int, ww: int) -> np.nd
     """Colour image (hh, ww, 3) of the object's appearance."""
     hue = (_CATEGORY_HUE[category] + rng.uniform(-0.06, 0.06)) % 1.0
     base = _hsv_to_rgb(hue, rng.uniform(0.45, 0.95), rng.uniform(0.45, 1.0))
-    second = _hsv_to_rgb((hue + rng.uniform(0.08, 0.2)) % 1.0, rng.uniform(0.3, 0.9),
-                         rng.uniform(0.2, 0.7))
+    second = _hsv_to_rgb((hue + rng.uniform(0.08, 0.2)) % 1.0, rng.uniform(0.3, 0.9), rng.uniform(0.2, 0.7))
     yy, xx = np.mgrid[0:hh, 0:ww].astype(np.float32)
     kind = _CATEGORY_TEXTURE[category]
-    if kind == 'solid':
+    if kind == "solid":
         mix = np.zeros((hh, ww), np.float32)
-    elif kind == 'radial':
+    elif kind == "radial":
         r = np.hypot((xx + 0.5) / ww - 0.5, (yy + 0.5) / hh - 0.5) * 2.0
         mix = np.clip(r, 0, 1) ** 1.5
-    elif kind == 'stripes':
+    elif kind == "stripes":
         period = rng.uniform(3.0, 7.0)
         angle = rng.uniform(0, np.pi)
-        mix = (np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * 2 * np.pi / period) > 0)
+        mix = np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * 2 * np.pi / period) > 0
         mix = mix.astype(np.float32) * 0.7
     else:  # checker
         cell = int(rng.integers(2, 5))
@@ -281,7 +292,7 @@ def _draw_clutter(rng: np.random.Generator, img: np.ndarray, cfg: SyntheticConfi
     n = int(rng.poisson(cfg.clutter)) if cfg.clutter else 0
     if not n:
         return
-    layer = Image.new('L', (size * SUPERSAMPLE, size * SUPERSAMPLE), 0)
+    layer = Image.new("L", (size * SUPERSAMPLE, size * SUPERSAMPLE), 0)
     colors = []
     masks = []
     for _ in range(n):
@@ -295,8 +306,13 @@ def _draw_clutter(rng: np.random.Generator, img: np.ndarray, cfg: SyntheticConfi
             x0, y0 = pts[:2]
             r = rng.uniform(4, 0.3 * size) * SUPERSAMPLE
             a0 = float(rng.uniform(0, 360))
-            draw.arc([x0 - r, y0 - r, x0 + r, y0 + r], a0, a0 + float(rng.uniform(40, 160)),
-                     fill=255, width=int(rng.integers(2, 2 * SUPERSAMPLE)))
+            draw.arc(
+                [x0 - r, y0 - r, x0 + r, y0 + r],
+                a0,
+                a0 + float(rng.uniform(40, 160)),
+                fill=255,
+                width=int(rng.integers(2, 2 * SUPERSAMPLE)),
+            )
         elif kind == 2:
             r = rng.uniform(0.5, max(0.6, cfg.min_object_size / 3)) * SUPERSAMPLE
             x0, y0 = pts[:2]
@@ -316,8 +332,9 @@ def _draw_clutter(rng: np.random.Generator, img: np.ndarray, cfg: SyntheticConfi
         img += mask[..., None] * color[None, None]
 
 
-def _render_image(rng: np.random.Generator, cfg: SyntheticConfig,
-                  size_probs: Dict[str, float]) -> Tuple[np.ndarray, List[dict]]:
+def _render_image(
+    rng: np.random.Generator, cfg: SyntheticConfig, size_probs: dict[str, float]
+) -> tuple[np.ndarray, list[dict]]:
     """One image (uint8 HxWx3) and its objects (category, bbox in px)."""
     size = cfg.image_size
     img = _background(rng, size)
@@ -330,7 +347,7 @@ def _render_image(rng: np.random.Generator, cfg: SyntheticConfig,
     # large objects first, so that smaller ones lie on top and stay fully visible
     sizes.sort(key=SIZE_CLASSES.index, reverse=True)
 
-    placed: List[dict] = []
+    placed: list[dict] = []
     for size_class in sizes:
         category = CATEGORIES[int(rng.integers(len(CATEGORIES)))]
         w, h = _sample_box_size(rng, size_class, cfg)
@@ -341,29 +358,35 @@ def _render_image(rng: np.random.Generator, cfg: SyntheticConfig,
             y0 = int(rng.integers(lo, (size - _MARGIN) * SUPERSAMPLE - h + 1))
             alpha = _place_alpha(rng, category, x0, y0, w, h, size)
             cover = alpha > 0.5
-            ok = all((obj['visible'] & ~cover).sum() >= (1 - cfg.max_occlusion) * obj['pixels']
-                     for obj in placed)
+            ok = all((obj["visible"] & ~cover).sum() >= (1 - cfg.max_occlusion) * obj["pixels"] for obj in placed)
             if ok and cover.any():
                 break
         else:
             continue  # no placement with acceptable occlusion: drop the object
         for obj in placed:
-            obj['visible'] &= ~cover
+            obj["visible"] &= ~cover
         # texture in the object's own frame (a radial gradient is centred on the object)
         px, py = x0 // SUPERSAMPLE, y0 // SUPERSAMPLE
         qx, qy = -(-(x0 + w) // SUPERSAMPLE), -(-(y0 + h) // SUPERSAMPLE)
         tex = _texture(rng, category, qy - py, qx - px)
         a = alpha[py:qy, px:qx, None]
         img[py:qy, px:qx] = img[py:qy, px:qx] * (1 - a) + tex * a
-        placed.append(dict(category=category, visible=cover.copy(), pixels=int(cover.sum()),
-                           bbox=[x0 / SUPERSAMPLE, y0 / SUPERSAMPLE, w / SUPERSAMPLE, h / SUPERSAMPLE]))
+        placed.append(
+            dict(
+                category=category,
+                visible=cover.copy(),
+                pixels=int(cover.sum()),
+                bbox=[x0 / SUPERSAMPLE, y0 / SUPERSAMPLE, w / SUPERSAMPLE, h / SUPERSAMPLE],
+            )
+        )
 
     # a few thin foreground lines cross the objects (occluders that are not objects)
-    fg = Image.new('L', (size * SUPERSAMPLE, size * SUPERSAMPLE), 0)
+    fg = Image.new("L", (size * SUPERSAMPLE, size * SUPERSAMPLE), 0)
     draw = ImageDraw.Draw(fg)
     for _ in range(int(rng.poisson(cfg.clutter / 4))):
-        draw.line(list(rng.uniform(0, size * SUPERSAMPLE, size=4)), fill=255,
-                  width=int(rng.integers(2, SUPERSAMPLE + 1)))
+        draw.line(
+            list(rng.uniform(0, size * SUPERSAMPLE, size=4)), fill=255, width=int(rng.integers(2, SUPERSAMPLE + 1))
+        )
     line_alpha = np.asarray(fg.resize((size, size), Image.BOX), dtype=np.float32)[..., None] / 255.0
     line_color = _hsv_to_rgb(rng.uniform(), rng.uniform(0, 1), rng.uniform(0, 1))
     img = img * (1 - line_alpha) + line_color[None, None] * line_alpha
@@ -373,69 +396,81 @@ def _render_image(rng: np.random.Generator, cfg: SyntheticConfig,
     if cfg.noise_std > 0:
         img = img + rng.normal(0, cfg.noise_std, size=img.shape).astype(np.float32)
     img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
-    objects = [dict(category=o['category'], bbox=o['bbox']) for o in placed]
+    objects = [dict(category=o["category"], bbox=o["bbox"]) for o in placed]
     return img, objects
 
 
-def _place_alpha(rng: np.random.Generator, category: str, x0: int, y0: int, w: int, h: int,
-                 size: int) -> np.ndarray:
+def _place_alpha(rng: np.random.Generator, category: str, x0: int, y0: int, w: int, h: int, size: int) -> np.ndarray:
     """Full-image anti-aliased coverage of a shape whose box starts at (x0, y0) (supersampled units)."""
     # paste on a canvas aligned to the pixel grid, so the box is exact after downsampling
     ox, oy = x0 % SUPERSAMPLE, y0 % SUPERSAMPLE
     W = -(-(ox + w) // SUPERSAMPLE) * SUPERSAMPLE
     H = -(-(oy + h) // SUPERSAMPLE) * SUPERSAMPLE
-    canvas = Image.new('L', (W, H), 0)
+    canvas = Image.new("L", (W, H), 0)
     canvas.paste(_draw_shape(rng, category, w, h), (ox, oy))
-    small = np.asarray(canvas.resize((W // SUPERSAMPLE, H // SUPERSAMPLE), Image.BOX),
-                       dtype=np.float32) / 255.0
+    small = np.asarray(canvas.resize((W // SUPERSAMPLE, H // SUPERSAMPLE), Image.BOX), dtype=np.float32) / 255.0
     alpha = np.zeros((size, size), np.float32)
     px, py = x0 // SUPERSAMPLE, y0 // SUPERSAMPLE
-    alpha[py:py + small.shape[0], px:px + small.shape[1]] = small
+    alpha[py : py + small.shape[0], px : px + small.shape[1]] = small
     return alpha
 
 
 # ------------------------------------------------------------------------ dataset
-def _coco_split(rng: np.random.Generator, cfg: SyntheticConfig, split: str, num: int,
-                img_dir: Path, size_probs: Dict[str, float]) -> dict:
+def _coco_split(
+    rng: np.random.Generator, cfg: SyntheticConfig, split: str, num: int, img_dir: Path, size_probs: dict[str, float]
+) -> dict:
     """Render ``num`` images into ``img_dir`` and return the split's COCO dict."""
     images, annotations = [], []
     cat_ids = {name: i + 1 for i, name in enumerate(CATEGORIES)}
     for image_id in range(1, num + 1):
         img, objects = _render_image(rng, cfg, size_probs)
-        file_name = f'{image_id:06d}.png'
+        file_name = f"{image_id:06d}.png"
         # fixed PNG settings and no metadata: identical bytes for identical pixels
-        Image.fromarray(img).save(img_dir / file_name, format='PNG', compress_level=6,
-                                         optimize=False)
-        images.append(dict(id=image_id, file_name=file_name, width=cfg.image_size,
-                           height=cfg.image_size))
+        Image.fromarray(img).save(img_dir / file_name, format="PNG", compress_level=6, optimize=False)
+        images.append(dict(id=image_id, file_name=file_name, width=cfg.image_size, height=cfg.image_size))
         for obj in objects:
-            x, y, w, h = obj['bbox']
-            annotations.append(dict(id=len(annotations) + 1, image_id=image_id,
-                                    category_id=cat_ids[obj['category']], bbox=[x, y, w, h],
-                                    area=w * h, iscrowd=0,
-                                    # the box as a polygon, for tools that expect segmentation
-                                    segmentation=[[x, y, x + w, y, x + w, y + h, x, y + h]]))
+            x, y, w, h = obj["bbox"]
+            annotations.append(
+                dict(
+                    id=len(annotations) + 1,
+                    image_id=image_id,
+                    category_id=cat_ids[obj["category"]],
+                    bbox=[x, y, w, h],
+                    area=w * h,
+                    iscrowd=0,
+                    # the box as a polygon, for tools that expect segmentation
+                    segmentation=[[x, y, x + w, y, x + w, y + h, x, y + h]],
+                )
+            )
     return dict(
-        info=dict(description=f'dynrcnn synthetic shapes, {split} split', version=str(FORMAT_VERSION),
-                  generator='dynrcnn.data.synthetic', split=split, parameters=cfg.to_dict(),
-                  size_class_weights=size_probs),
-        licenses=[], images=images, annotations=annotations,
-        categories=[dict(id=cat_ids[n], name=n, supercategory='shape') for n in CATEGORIES])
+        info=dict(
+            description=f"dynrcnn synthetic shapes, {split} split",
+            version=str(FORMAT_VERSION),
+            generator="dynrcnn.data.synthetic",
+            split=split,
+            parameters=cfg.to_dict(),
+            size_class_weights=size_probs,
+        ),
+        licenses=[],
+        images=images,
+        annotations=annotations,
+        categories=[dict(id=cat_ids[n], name=n, supercategory="shape") for n in CATEGORIES],
+    )
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    with open(path, 'w', encoding='utf-8') as f:
-        json.dump(obj, f, sort_keys=True, separators=(',', ':'))
-        f.write('\n')
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, sort_keys=True, separators=(",", ":"))
+        f.write("\n")
 
 
-def read_marker(root: os.PathLike) -> Optional[dict]:
+def read_marker(root: os.PathLike) -> dict | None:
     """Return the parameters recorded in ``ROOT/.complete``, or None if ROOT is not complete."""
     marker = Path(root) / COMPLETE_MARKER
     if not marker.is_file():
         return None
     try:
-        return json.loads(marker.read_text(encoding='utf-8'))
+        return json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 
@@ -447,26 +482,27 @@ def _is_writable(path: Path) -> bool:
 def _check_output(out: Path, cfg: SyntheticConfig) -> bool:
     """Validate the output folder; return True if it already holds this exact dataset."""
     if out.exists() and not out.is_dir():
-        raise SyntheticDatasetError(f'output {out} exists and is not a folder; choose another --out')
+        raise SyntheticDatasetError(f"output {out} exists and is not a folder; choose another --out")
     if out.is_dir() and any(out.iterdir()):
         if read_marker(out) == cfg.to_dict():
             return True
         raise SyntheticDatasetError(
-            f'output folder {out} is not empty (and is not a complete synthetic dataset with the same '
-            f'parameters); remove it or choose another --out')
+            f"output folder {out} is not empty (and is not a complete synthetic dataset with the same "
+            f"parameters); remove it or choose another --out"
+        )
     parent = out.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise SyntheticDatasetError(f'cannot create the parent folder {parent} of --out: {err}') from err
+        raise SyntheticDatasetError(f"cannot create the parent folder {parent} of --out: {err}") from err
     if not _is_writable(parent) or (out.is_dir() and not _is_writable(out)):
         raise SyntheticDatasetError(
-            f'output folder {out} is not writable (its parent {parent} must be writable too); '
-            f'choose a writable --out')
+            f"output folder {out} is not writable (its parent {parent} must be writable too); choose a writable --out"
+        )
     return False
 
 
-def generate(out: os.PathLike, cfg: Optional[SyntheticConfig] = None, **kwargs) -> Path:
+def generate(out: os.PathLike, cfg: SyntheticConfig | None = None, **kwargs) -> Path:
     """Write the synthetic dataset to ``out`` atomically.
 
     Args:
@@ -485,24 +521,24 @@ def generate(out: os.PathLike, cfg: Optional[SyntheticConfig] = None, **kwargs) 
     if cfg is None:
         unknown = set(kwargs) - {f.name for f in fields(SyntheticConfig)}
         if unknown:
-            raise SyntheticDatasetError(f'unknown synthetic dataset parameter(s): {sorted(unknown)}')
+            raise SyntheticDatasetError(f"unknown synthetic dataset parameter(s): {sorted(unknown)}")
         cfg = SyntheticConfig(**kwargs)
     elif kwargs:
-        raise SyntheticDatasetError('pass either cfg or keyword parameters, not both')
+        raise SyntheticDatasetError("pass either cfg or keyword parameters, not both")
     cfg.validate()
     size_probs = _feasible_size_classes(cfg)
     out = Path(out).absolute()
     if _check_output(out, cfg):
         return out
 
-    partial = Path(tempfile.mkdtemp(prefix=out.name + '.partial-', dir=out.parent))
+    partial = Path(tempfile.mkdtemp(prefix=out.name + ".partial-", dir=out.parent))
     try:
         rng = np.random.default_rng(cfg.seed)
-        (partial / 'annotations').mkdir()
-        for split, num in (('train', cfg.num_train), ('val', cfg.num_val)):
+        (partial / "annotations").mkdir()
+        for split, num in (("train", cfg.num_train), ("val", cfg.num_val)):
             (partial / split).mkdir()
             coco = _coco_split(rng, cfg, split, num, partial / split, size_probs)
-            _write_json(partial / 'annotations' / f'instances_{split}.json', coco)
+            _write_json(partial / "annotations" / f"instances_{split}.json", coco)
         # the marker goes in before the rename: ROOT appears complete in one atomic step
         _write_json(partial / COMPLETE_MARKER, cfg.to_dict())
         os.chmod(partial, 0o755)  # mkdtemp makes it 0700
@@ -515,43 +551,45 @@ def generate(out: os.PathLike, cfg: Optional[SyntheticConfig] = None, **kwargs) 
     return out
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line options (defaults are those the ``synthetic`` config family is tuned for)."""
     d = SyntheticConfig()
     p = argparse.ArgumentParser(
-        prog='python -m dynrcnn.data.synthetic',
-        description='Write the synthetic COCO-format detection dataset (atomically; a complete dataset '
-                    'with the same parameters is left untouched).')
-    p.add_argument('--out', required=True, help='dataset root to create (missing or empty)')
-    p.add_argument('--num-train', type=int, default=d.num_train)
-    p.add_argument('--num-val', type=int, default=d.num_val)
-    p.add_argument('--image-size', type=int, default=d.image_size)
-    p.add_argument('--seed', type=int, default=d.seed)
-    p.add_argument('--min-objects', type=int, default=d.min_objects)
-    p.add_argument('--max-objects', type=int, default=d.max_objects)
-    p.add_argument('--min-object-size', type=int, default=d.min_object_size)
-    p.add_argument('--size-probs', type=float, nargs=3, default=list(d.size_probs),
-                   metavar=('SMALL', 'MEDIUM', 'LARGE'))
-    p.add_argument('--max-occlusion', type=float, default=d.max_occlusion)
-    p.add_argument('--clutter', type=int, default=d.clutter)
-    p.add_argument('--noise-std', type=float, default=d.noise_std)
-    p.add_argument('--blur', type=float, default=d.blur)
+        prog="python -m dynrcnn.data.synthetic",
+        description="Write the synthetic COCO-format detection dataset (atomically; a complete dataset "
+        "with the same parameters is left untouched).",
+    )
+    p.add_argument("--out", required=True, help="dataset root to create (missing or empty)")
+    p.add_argument("--num-train", type=int, default=d.num_train)
+    p.add_argument("--num-val", type=int, default=d.num_val)
+    p.add_argument("--image-size", type=int, default=d.image_size)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--min-objects", type=int, default=d.min_objects)
+    p.add_argument("--max-objects", type=int, default=d.max_objects)
+    p.add_argument("--min-object-size", type=int, default=d.min_object_size)
+    p.add_argument(
+        "--size-probs", type=float, nargs=3, default=list(d.size_probs), metavar=("SMALL", "MEDIUM", "LARGE")
+    )
+    p.add_argument("--max-occlusion", type=float, default=d.max_occlusion)
+    p.add_argument("--clutter", type=int, default=d.clutter)
+    p.add_argument("--noise-std", type=float, default=d.noise_std)
+    p.add_argument("--blur", type=float, default=d.blur)
     return p.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m dynrcnn.data.synthetic``; exit code 2 on bad input."""
     args = parse_args(argv)
-    params = {k: v for k, v in vars(args).items() if k != 'out'}
-    params['size_probs'] = tuple(params['size_probs'])
+    params = {k: v for k, v in vars(args).items() if k != "out"}
+    params["size_probs"] = tuple(params["size_probs"])
     try:
         root = generate(args.out, SyntheticConfig(**params))
     except SyntheticDatasetError as err:
-        print(f'error: {err}', file=sys.stderr)
+        print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f'synthetic dataset ready: {root}')
+    print(f"synthetic dataset ready: {root}")
     return 0
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     sys.exit(main())

@@ -4,12 +4,13 @@ MMDetection's ``CocoMetric`` reports AP, AP50, AP75 and APS/M/L only; the paper'
 per-threshold precision that COCOeval keeps in ``eval['precision']``. Computing everything from the same
 COCOeval object guarantees that the per-IoU values and the summary agree.
 """
+
 import contextlib
 import copy
 import io
 import json
 import os
-from typing import Dict, List, Optional, Sequence, Union
+from collections.abc import Sequence
 
 import numpy as np
 from pycocotools.coco import COCO
@@ -28,27 +29,29 @@ def load_coco_quietly(ann_file: str) -> COCO:
         COCO: The loaded ground truth.
     """
     if not os.path.isfile(ann_file):
-        raise FileNotFoundError(f'COCO annotation file not found: {ann_file!r}; check the dataset root '
-                                '(pipeline config key dataset.root)')
+        raise FileNotFoundError(
+            f"COCO annotation file not found: {ann_file!r}; check the dataset root (pipeline config key dataset.root)"
+        )
     with contextlib.redirect_stdout(io.StringIO()):
         return COCO(ann_file)
 
 
-def _load_results(coco_gt: COCO, detections: List[dict]) -> COCO:
+def _load_results(coco_gt: COCO, detections: list[dict]) -> COCO:
     """``COCO.loadRes`` that also accepts an empty detection list (loadRes indexes ``anns[0]``)."""
     if detections:
         with contextlib.redirect_stdout(io.StringIO()):
             return coco_gt.loadRes(copy.deepcopy(detections))
     # No detections at all is a legitimate (bad) result: every AP with ground truth is 0, not an error.
     coco_dt = COCO()
-    coco_dt.dataset = dict(images=list(coco_gt.dataset['images']),
-                           categories=copy.deepcopy(coco_gt.dataset['categories']), annotations=[])
+    coco_dt.dataset = dict(
+        images=list(coco_gt.dataset["images"]), categories=copy.deepcopy(coco_gt.dataset["categories"]), annotations=[]
+    )
     with contextlib.redirect_stdout(io.StringIO()):
         coco_dt.createIndex()
     return coco_dt
 
 
-def ap_at_iou(coco_eval: COCOeval, max_dets: int = 100) -> Dict[str, float]:
+def ap_at_iou(coco_eval: COCOeval, max_dets: int = 100) -> dict[str, float]:
     """AP at every IoU threshold of an accumulated COCOeval, area 'all'.
 
     Thresholds are looked up by position (``np.linspace(.5, .95, 10)`` stores 0.9 as 0.8999999999999999) and
@@ -64,15 +67,15 @@ def ap_at_iou(coco_eval: COCOeval, max_dets: int = 100) -> Dict[str, float]:
         convention for undefined).
     """
     if not coco_eval.eval:
-        raise RuntimeError('COCOeval has no accumulated results: call evaluate() and accumulate() first')
+        raise RuntimeError("COCOeval has no accumulated results: call evaluate() and accumulate() first")
     params = coco_eval.params
     if len(params.iouThrs) != len(IOU_KEYS) or not np.allclose(params.iouThrs, [float(k) for k in IOU_KEYS]):
-        raise ValueError(f'the evaluator IoU thresholds {list(params.iouThrs)} are not COCO\'s {", ".join(IOU_KEYS)}')
+        raise ValueError(f"the evaluator IoU thresholds {list(params.iouThrs)} are not COCO's {', '.join(IOU_KEYS)}")
     if max_dets not in list(params.maxDets):
-        raise ValueError(f'max_dets={max_dets} is not one of the evaluator maxDets {list(params.maxDets)}')
-    area_idx = list(params.areaRngLbl).index('all')
+        raise ValueError(f"max_dets={max_dets} is not one of the evaluator maxDets {list(params.maxDets)}")
+    area_idx = list(params.areaRngLbl).index("all")
     det_idx = list(params.maxDets).index(max_dets)
-    precision = coco_eval.eval['precision']  # [T, R, K, A, M]
+    precision = coco_eval.eval["precision"]  # [T, R, K, A, M]
     result = {}
     for t_idx, key in enumerate(IOU_KEYS):
         values = precision[t_idx, :, :, area_idx, det_idx]
@@ -81,10 +84,9 @@ def ap_at_iou(coco_eval: COCOeval, max_dets: int = 100) -> Dict[str, float]:
     return result
 
 
-def evaluate_detections(ann_file: str,
-                        detections: Union[str, Sequence[dict]],
-                        max_dets: int = 100,
-                        img_ids: Optional[Sequence[int]] = None) -> Dict[str, object]:
+def evaluate_detections(
+    ann_file: str, detections: str | Sequence[dict], max_dets: int = 100, img_ids: Sequence[int] | None = None
+) -> dict[str, object]:
     """Evaluate COCO result-format boxes and return every metric the reports use.
 
     Args:
@@ -103,10 +105,10 @@ def evaluate_detections(ann_file: str,
         with open(detections) as f:
             detections = json.load(f)
     if not isinstance(detections, list):
-        raise TypeError(f'detections must be a list of COCO result dicts, got {type(detections).__name__}')
+        raise TypeError(f"detections must be a list of COCO result dicts, got {type(detections).__name__}")
     coco_gt = load_coco_quietly(ann_file)
     coco_dt = _load_results(coco_gt, list(detections))
-    coco_eval = COCOeval(coco_gt, coco_dt, 'bbox')
+    coco_eval = COCOeval(coco_gt, coco_dt, "bbox")
     # The summary's AP/APS/APM/APL are read at maxDets[-1]; put max_dets last so stats and per-IoU agree.
     coco_eval.params.maxDets = [1, 10, max_dets]
     if img_ids is not None:
@@ -115,6 +117,6 @@ def evaluate_detections(ann_file: str,
         coco_eval.evaluate()
         coco_eval.accumulate()
         coco_eval.summarize()
-    metrics: Dict[str, object] = {k: float(v) for k, v in zip(SUMMARY_METRICS, coco_eval.stats[:6])}
-    metrics['AP_at_iou'] = ap_at_iou(coco_eval, max_dets=max_dets)
+    metrics: dict[str, object] = {k: float(v) for k, v in zip(SUMMARY_METRICS, coco_eval.stats[:6])}
+    metrics["AP_at_iou"] = ap_at_iou(coco_eval, max_dets=max_dets)
     return metrics

@@ -8,8 +8,8 @@ naming the key and the fix; the Snakefile turns it into Snakemake's ``WorkflowEr
 import re
 from pathlib import Path
 
-from dynrcnn.dynamic_settings import check_dynamic_cfg
 from dynrcnn import families
+from dynrcnn.dynamic_settings import check_dynamic_cfg
 from dynrcnn.families import FAMILY_DATASETS, families_of
 from dynrcnn.run_record import DYNAMIC_RCNN_KEY, HYPERPARAMETERS
 

@@ -12,6 +12,7 @@ kernel releases them when it ends, however it ends (SIGKILL included). With N ==
 (CUDA_VISIBLE_DEVICES='' hides the GPUs); with CUDA_VISIBLE_DEVICES already set (SLURM, or the user's choice) CMD
 runs unchanged. No torch import: a job starts in milliseconds.
 """
+
 import argparse
 import fcntl
 import os
@@ -21,8 +22,8 @@ import sys
 import tempfile
 import time
 
-PREFIX = 'gpu_slots:'
-DEFAULT_LOCK_DIR = os.path.join(tempfile.gettempdir(), 'dynrcnn-gpu-locks')
+PREFIX = "gpu_slots:"
+DEFAULT_LOCK_DIR = os.path.join(tempfile.gettempdir(), "dynrcnn-gpu-locks")
 RETRY_S = 1.0
 REPORT_EVERY_S = 60.0
 
@@ -37,20 +38,19 @@ def gpu_count():
     Raises:
         ValueError: ``DYNRCNN_NUM_GPUS`` is not a non-negative integer.
     """
-    override = os.environ.get('DYNRCNN_NUM_GPUS')
+    override = os.environ.get("DYNRCNN_NUM_GPUS")
     if override is not None:
         if not override.strip().isdigit():
-            raise ValueError(f'DYNRCNN_NUM_GPUS={override!r} is not a GPU count')
+            raise ValueError(f"DYNRCNN_NUM_GPUS={override!r} is not a GPU count")
         return int(override)
     try:
-        listing = subprocess.run(['nvidia-smi', '-L'], capture_output=True, text=True, timeout=60,
-                                 check=True).stdout
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=60, check=True).stdout
         # MIG instances are indented lines under their GPU: one slot per physical GPU
-        return sum(1 for line in listing.splitlines() if line.startswith('GPU '))
+        return sum(1 for line in listing.splitlines() if line.startswith("GPU "))
     except (OSError, subprocess.SubprocessError):
         pass
     try:
-        return sum(1 for name in os.listdir('/dev') if re.fullmatch(r'nvidia[0-9]+', name))
+        return sum(1 for name in os.listdir("/dev") if re.fullmatch(r"nvidia[0-9]+", name))
     except OSError:
         return 0
 
@@ -70,7 +70,7 @@ def try_claim(lock_dir, count, n):
     held = {}
     for index in range(count):
         # read-only is enough for flock, and works on a lock file another user of the node created
-        fd = os.open(os.path.join(lock_dir, f'gpu{index}.lock'), os.O_RDONLY | os.O_CREAT, 0o666)
+        fd = os.open(os.path.join(lock_dir, f"gpu{index}.lock"), os.O_RDONLY | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -97,8 +97,11 @@ def wait_for_slots(lock_dir, count, n):
         if held is not None:
             return held
         if last_report is None or time.monotonic() - last_report >= REPORT_EVERY_S:
-            print(f'{PREFIX} waiting for {n} of the {count} GPUs to be free (locks in {lock_dir})', file=sys.stderr,
-                  flush=True)
+            print(
+                f"{PREFIX} waiting for {n} of the {count} GPUs to be free (locks in {lock_dir})",
+                file=sys.stderr,
+                flush=True,
+            )
             last_report = time.monotonic()
         time.sleep(RETRY_S)
 
@@ -108,7 +111,7 @@ def _exec(cmd):
     try:
         os.execvp(cmd[0], cmd)
     except OSError as error:
-        sys.exit(f'{PREFIX} cannot run {cmd[0]!r}: {error}')
+        sys.exit(f"{PREFIX} cannot run {cmd[0]!r}: {error}")
 
 
 def main(argv=None):
@@ -118,33 +121,38 @@ def main(argv=None):
         argv (list[str] | None): the arguments; ``sys.argv[1:]`` when None.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(prog='python -m dynrcnn.tools.gpu_slots', description=__doc__.split('\n')[0])
-    parser.add_argument('--gpus', type=int, required=True, help='GPUs for the job (0: CPU, the GPUs hidden)')
-    parser.add_argument('--lock-dir', default=DEFAULT_LOCK_DIR, help='node-wide lock folder (default: %(default)s)')
+    parser = argparse.ArgumentParser(prog="python -m dynrcnn.tools.gpu_slots", description=__doc__.split("\n")[0])
+    parser.add_argument("--gpus", type=int, required=True, help="GPUs for the job (0: CPU, the GPUs hidden)")
+    parser.add_argument("--lock-dir", default=DEFAULT_LOCK_DIR, help="node-wide lock folder (default: %(default)s)")
     # everything after the first '--' is the command, options included
-    if '--' not in argv or argv.index('--') == len(argv) - 1:
-        parser.error('give the command after --: ... -- CMD ARGS...')
-    split = argv.index('--')
-    args, cmd = parser.parse_args(argv[:split]), argv[split + 1:]
+    if "--" not in argv or argv.index("--") == len(argv) - 1:
+        parser.error("give the command after --: ... -- CMD ARGS...")
+    split = argv.index("--")
+    args, cmd = parser.parse_args(argv[:split]), argv[split + 1 :]
     if args.gpus < 0:
-        parser.error(f'--gpus must be >= 0, got {args.gpus}')
+        parser.error(f"--gpus must be >= 0, got {args.gpus}")
     if args.gpus == 0:
         # gpus_per_job 0 means CPU: a job that declared no GPU must not take cuda:0 from the GPU jobs (mmengine
         # trains on a GPU whenever it sees one); a preset CUDA_VISIBLE_DEVICES is the user's choice
-        os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')
+        os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
         _exec(cmd)
-    if 'CUDA_VISIBLE_DEVICES' in os.environ:
+    if "CUDA_VISIBLE_DEVICES" in os.environ:
         # SLURM (or the user) already chose this job's GPUs
-        print(f"{PREFIX} CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']} already set; not assigning GPUs",
-              file=sys.stderr, flush=True)
+        print(
+            f"{PREFIX} CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']} already set; not assigning GPUs",
+            file=sys.stderr,
+            flush=True,
+        )
         _exec(cmd)
     try:
         count = gpu_count()
     except ValueError as error:
-        sys.exit(f'{PREFIX} {error}')
+        sys.exit(f"{PREFIX} {error}")
     if args.gpus > count:
-        sys.exit(f'{PREFIX} gpus_per_job is {args.gpus} but this node has {count} GPU(s); lower gpus_per_job in '
-                 'the pipeline config (or set CUDA_VISIBLE_DEVICES yourself)')
+        sys.exit(
+            f"{PREFIX} gpus_per_job is {args.gpus} but this node has {count} GPU(s); lower gpus_per_job in "
+            "the pipeline config (or set CUDA_VISIBLE_DEVICES yourself)"
+        )
     if not os.path.isdir(args.lock_dir):
         os.makedirs(args.lock_dir, exist_ok=True)
         try:
@@ -154,12 +162,15 @@ def main(argv=None):
     held = wait_for_slots(args.lock_dir, count, args.gpus)
     for fd in held.values():
         os.set_inheritable(fd, True)  # kept open across exec: the locks last as long as the job's process
-    visible = ','.join(str(index) for index in held)
-    os.environ['CUDA_VISIBLE_DEVICES'] = visible
-    print(f'{PREFIX} this job uses GPU(s) {visible} of {count} (CUDA_VISIBLE_DEVICES={visible})', file=sys.stderr,
-          flush=True)
+    visible = ",".join(str(index) for index in held)
+    os.environ["CUDA_VISIBLE_DEVICES"] = visible
+    print(
+        f"{PREFIX} this job uses GPU(s) {visible} of {count} (CUDA_VISIBLE_DEVICES={visible})",
+        file=sys.stderr,
+        flush=True,
+    )
     _exec(cmd)
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     main()

@@ -22,36 +22,44 @@ Arguments -> config -> runner -> train, as in MMDetection's tool:
   ``scalars.json``, ``config.py`` and, last, ``train_manifest.json``. Training writes no detections: the evaluate
   and detect_epochs tools make them from the saved checkpoints.
 """
+
 import argparse
 import os
 import os.path as osp
-from typing import List, Optional
 
 from dynrcnn import run_folder
 from dynrcnn.run_record import DATASET_LAYOUTS
 
 #: Which split each dataloader reads (the test loader evaluates on val: COCO test-dev has no public labels).
-LOADER_SPLITS = dict(train_dataloader='train', val_dataloader='val', test_dataloader='val')
-EVALUATOR_SPLITS = dict(val_evaluator='val', test_evaluator='val')
+LOADER_SPLITS = dict(train_dataloader="train", val_dataloader="val", test_dataloader="val")
+EVALUATOR_SPLITS = dict(val_evaluator="val", test_evaluator="val")
 
 
 def parse_args(argv=None):
     from mmengine.config import DictAction
-    parser = argparse.ArgumentParser(prog='python -m dynrcnn.tools.train',
-                                     description='Train one Dynamic R-CNN ablation run (resumable).')
-    parser.add_argument('config', help='MMDetection config file, e.g. configs/synthetic/dla.py')
-    parser.add_argument('--work-dir', required=True, help='checkpoints and logs (kept between attempts)')
-    parser.add_argument('--run-dir', help='results folder of the run; the finished files are copied there')
-    parser.add_argument('--seed', type=int, required=True, help='random seed of the run')
-    parser.add_argument('--data-root', required=True, help='dataset root (see --dataset for its layout)')
-    parser.add_argument('--dataset', choices=sorted(DATASET_LAYOUTS), default='synthetic',
-                        help='layout below --data-root')
-    parser.add_argument('--threads', type=int, default=None, help='torch intra-op threads (CPU)')
-    parser.add_argument('--deterministic', action='store_true', help='torch deterministic algorithms')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
-                        help='override config keys, e.g. model.train_cfg.rcnn.dynamic_rcnn.iou_topk=50')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+
+    parser = argparse.ArgumentParser(
+        prog="python -m dynrcnn.tools.train", description="Train one Dynamic R-CNN ablation run (resumable)."
+    )
+    parser.add_argument("config", help="MMDetection config file, e.g. configs/synthetic/dla.py")
+    parser.add_argument("--work-dir", required=True, help="checkpoints and logs (kept between attempts)")
+    parser.add_argument("--run-dir", help="results folder of the run; the finished files are copied there")
+    parser.add_argument("--seed", type=int, required=True, help="random seed of the run")
+    parser.add_argument("--data-root", required=True, help="dataset root (see --dataset for its layout)")
+    parser.add_argument(
+        "--dataset", choices=sorted(DATASET_LAYOUTS), default="synthetic", help="layout below --data-root"
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (CPU)")
+    parser.add_argument("--deterministic", action="store_true", help="torch deterministic algorithms")
+    parser.add_argument(
+        "--cfg-options",
+        nargs="+",
+        action=DictAction,
+        default=None,
+        help="override config keys, e.g. model.train_cfg.rcnn.dynamic_rcnn.iou_topk=50",
+    )
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     problem = input_problem(args)
     if problem:
@@ -59,7 +67,7 @@ def parse_args(argv=None):
     return args
 
 
-def missing_data(data_root: str, dataset: str) -> List[str]:
+def missing_data(data_root: str, dataset: str) -> list[str]:
     """The annotation files and image folders of the ``dataset`` layout that ``data_root`` lacks."""
     missing = []
     for split in dict.fromkeys(LOADER_SPLITS.values()):
@@ -71,34 +79,43 @@ def missing_data(data_root: str, dataset: str) -> List[str]:
     return missing
 
 
-def input_problem(args) -> Optional[str]:
+def input_problem(args) -> str | None:
     """What is wrong with the config path or the dataset root (None when both are usable)."""
     if not osp.isfile(args.config):
-        return (f'config file {args.config!r} does not exist (or is not a file); '
-                'give the path of an MMDetection config, e.g. configs/synthetic/dla.py')
+        return (
+            f"config file {args.config!r} does not exist (or is not a file); "
+            "give the path of an MMDetection config, e.g. configs/synthetic/dla.py"
+        )
     missing = missing_data(args.data_root, args.dataset)
     if missing:
-        what = 'is not a folder' if not osp.isdir(args.data_root) else f'lacks {", ".join(missing)}'
+        what = "is not a folder" if not osp.isdir(args.data_root) else f"lacks {', '.join(missing)}"
         layout = DATASET_LAYOUTS[args.dataset]
-        expected = ', '.join(p for split in ('train', 'val') for p in layout[split])
-        hint = (f'generate it with python -m dynrcnn.data.synthetic --out {args.data_root}'
-                if args.dataset == 'synthetic' else 'point --data-root at the COCO 2017 root')
-        return (f'--data-root {args.data_root!r} {what}: the {args.dataset} layout (--dataset {args.dataset}) '
-                f'needs {expected} below it; {hint}, or pass the right --data-root / --dataset')
+        expected = ", ".join(p for split in ("train", "val") for p in layout[split])
+        hint = (
+            f"generate it with python -m dynrcnn.data.synthetic --out {args.data_root}"
+            if args.dataset == "synthetic"
+            else "point --data-root at the COCO 2017 root"
+        )
+        return (
+            f"--data-root {args.data_root!r} {what}: the {args.dataset} layout (--dataset {args.dataset}) "
+            f"needs {expected} below it; {hint}, or pass the right --data-root / --dataset"
+        )
     return None
 
 
 def _innermost_dataset(dataset_cfg, loader_name):
     """Follow dataset wrappers (RepeatDataset, ClassBalancedDataset) down to the dataset that reads files."""
-    while 'dataset' in dataset_cfg:
-        dataset_cfg = dataset_cfg['dataset']
-    if 'datasets' in dataset_cfg:
-        raise ValueError(f'{loader_name}.dataset is a ConcatDataset: --data-root cannot say which of its datasets '
-                         'to point at; use a single dataset in the config')
+    while "dataset" in dataset_cfg:
+        dataset_cfg = dataset_cfg["dataset"]
+    if "datasets" in dataset_cfg:
+        raise ValueError(
+            f"{loader_name}.dataset is a ConcatDataset: --data-root cannot say which of its datasets "
+            "to point at; use a single dataset in the config"
+        )
     return dataset_cfg
 
 
-def set_data_paths(cfg, data_root: str, dataset: str = 'synthetic') -> None:
+def set_data_paths(cfg, data_root: str, dataset: str = "synthetic") -> None:
     """Point every dataloader and COCO evaluator of ``cfg`` at ``data_root`` (in place).
 
     Args:
@@ -107,25 +124,25 @@ def set_data_paths(cfg, data_root: str, dataset: str = 'synthetic') -> None:
         dataset (str): Layout name, a key of :data:`DATASET_LAYOUTS`.
     """
     if dataset not in DATASET_LAYOUTS:
-        raise ValueError(f'unknown dataset layout {dataset!r}; choose one of {sorted(DATASET_LAYOUTS)}')
+        raise ValueError(f"unknown dataset layout {dataset!r}; choose one of {sorted(DATASET_LAYOUTS)}")
     layout = DATASET_LAYOUTS[dataset]
-    root = data_root.rstrip('/') + '/'
+    root = data_root.rstrip("/") + "/"
     for loader_name, split in LOADER_SPLITS.items():
         loader = cfg.get(loader_name)
         if not loader:
             continue
-        ds = _innermost_dataset(loader['dataset'], loader_name)
+        ds = _innermost_dataset(loader["dataset"], loader_name)
         ann, img = layout[split]
-        ds['data_root'] = root
-        ds['ann_file'] = ann
-        ds['data_prefix'] = dict(img=img)
+        ds["data_root"] = root
+        ds["ann_file"] = ann
+        ds["data_prefix"] = dict(img=img)
     for evaluator_name, split in EVALUATOR_SPLITS.items():
         evaluator = cfg.get(evaluator_name)
         if not evaluator:
             continue
         for metric in evaluator if isinstance(evaluator, list) else [evaluator]:
-            if 'ann_file' in metric or 'Coco' in str(metric.get('type', '')):
-                metric['ann_file'] = osp.join(root, layout[split][0])
+            if "ann_file" in metric or "Coco" in str(metric.get("type", "")):
+                metric["ann_file"] = osp.join(root, layout[split][0])
 
 
 def build_config(args):
@@ -140,22 +157,25 @@ def build_config(args):
     cfg.launcher = args.launcher
     cfg.randomness = dict(seed=args.seed, deterministic=args.deterministic)
     import torch
-    if args.launcher != 'none' and not torch.cuda.is_available():
-        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'  # nccl needs GPUs
+
+    if args.launcher != "none" and not torch.cuda.is_available():
+        cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"  # nccl needs GPUs
     return cfg
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.deterministic:
-        os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')  # must precede CUDA init
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # must precede CUDA init
     import torch
+
     if args.threads:
         torch.set_num_threads(args.threads)
-    import dynrcnn.compat  # noqa: F401  makes mmengine checkpoints loadable under torch >= 2.6 (resume)
-    import dynrcnn.engine  # noqa: F401  registers RunWallTimeHook (the configs import it too)
     from mmengine.dist import is_main_process
     from mmengine.runner import Runner
+
+    import dynrcnn.compat  # noqa: F401  makes mmengine checkpoints loadable under torch >= 2.6 (resume)
+    import dynrcnn.engine  # noqa: F401  registers RunWallTimeHook (the configs import it too)
 
     cfg = build_config(args)
     # Resume from the newest checkpoint of an earlier attempt; otherwise keep the config's own load_from.
@@ -164,22 +184,30 @@ def main(argv=None) -> None:
         cfg.load_from = None
 
     runner = Runner.from_cfg(cfg)
-    runner.register_hook(dict(type='RunWallTimeHook'))
+    runner.register_hook(dict(type="RunWallTimeHook"))
     if args.threads:
         torch.set_num_threads(args.threads)  # the runner's environment setup may have changed it
     runner.train()
 
     if args.run_dir and is_main_process():
         manifest = run_folder.finalize(
-            args.run_dir, args.work_dir, cfg, world_size=runner.world_size, max_epochs=runner.max_epochs,
-            config=args.config, seed=args.seed, dataset=args.dataset, data_root=args.data_root,
-            cfg_options=args.cfg_options)
-        _log(f'finished in {manifest["wall_time_s"]:.1f} s; checkpoint {manifest["checkpoint"]}')
+            args.run_dir,
+            args.work_dir,
+            cfg,
+            world_size=runner.world_size,
+            max_epochs=runner.max_epochs,
+            config=args.config,
+            seed=args.seed,
+            dataset=args.dataset,
+            data_root=args.data_root,
+            cfg_options=args.cfg_options,
+        )
+        _log(f"finished in {manifest['wall_time_s']:.1f} s; checkpoint {manifest['checkpoint']}")
 
 
 def _log(message: str) -> None:
-    print(f'[dynrcnn.tools.train] {message}', flush=True)
+    print(f"[dynrcnn.tools.train] {message}", flush=True)
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     main()

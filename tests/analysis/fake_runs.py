@@ -14,7 +14,7 @@ import numpy as np
 from dynrcnn import run_record as rr
 from dynrcnn.run_record import IOU_KEYS
 
-SWITCHES = {'baseline': (False, False), 'dla': (True, False), 'dsl': (False, True), 'dynamic_rcnn': (True, True)}
+SWITCHES = {"baseline": (False, False), "dla": (True, False), "dsl": (False, True), "dynamic_rcnn": (True, True)}
 
 
 def fake_metrics(level, undefined_small=False):
@@ -31,9 +31,15 @@ def fake_metrics(level, undefined_small=False):
         dict: the ``metrics`` block of metrics.json.
     """
     per_iou = {k: round(level + 0.2 - 0.4 * (float(k) - 0.5), 6) for k in IOU_KEYS}
-    return {'AP': level, 'AP50': per_iou['0.50'], 'AP75': per_iou['0.75'],
-            'APS': -1 if undefined_small else round(level - 0.1, 6), 'APM': level, 'APL': round(level + 0.1, 6),
-            'AP_at_iou': per_iou}
+    return {
+        "AP": level,
+        "AP50": per_iou["0.50"],
+        "AP75": per_iou["0.75"],
+        "APS": -1 if undefined_small else round(level - 0.1, 6),
+        "APM": level,
+        "APL": round(level + 0.1, 6),
+        "AP_at_iou": per_iou,
+    }
 
 
 def write_val_set(root, num_images=4, size=64, seed=0):
@@ -52,23 +58,31 @@ def write_val_set(root, num_images=4, size=64, seed=0):
 
     root = Path(root)
     rng = np.random.default_rng(seed)
-    (root / 'val').mkdir(parents=True, exist_ok=True)
-    (root / 'annotations').mkdir(parents=True, exist_ok=True)
+    (root / "val").mkdir(parents=True, exist_ok=True)
+    (root / "annotations").mkdir(parents=True, exist_ok=True)
     images, anns = [], []
     for i in range(1, num_images + 1):
         img = np.full((size, size, 3), 0.2) + 0.1 * rng.random((size, size, 3))
         for _ in range(2):
             w, h = rng.integers(size // 6, size // 3, 2)
             x, y = rng.integers(0, size - w), rng.integers(0, size - h)
-            img[y:y + h, x:x + w] = rng.random(3)
-            anns.append({'id': len(anns) + 1, 'image_id': i, 'category_id': 1, 'bbox': [float(x), float(y),
-                         float(w), float(h)], 'area': float(w * h), 'iscrowd': 0})
-        imsave(root / 'val' / f'{i:06d}.png', img.clip(0, 1))
-        images.append({'id': i, 'file_name': f'{i:06d}.png', 'width': size, 'height': size})
-    data = {'images': images, 'annotations': anns, 'categories': [{'id': 1, 'name': 'shape'}]}
-    ann_path = root / 'annotations' / 'instances_val.json'
+            img[y : y + h, x : x + w] = rng.random(3)
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": i,
+                    "category_id": 1,
+                    "bbox": [float(x), float(y), float(w), float(h)],
+                    "area": float(w * h),
+                    "iscrowd": 0,
+                }
+            )
+        imsave(root / "val" / f"{i:06d}.png", img.clip(0, 1))
+        images.append({"id": i, "file_name": f"{i:06d}.png", "width": size, "height": size})
+    data = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "shape"}]}
+    ann_path = root / "annotations" / "instances_val.json"
     ann_path.write_text(json.dumps(data))
-    return ann_path, root / 'val', data
+    return ann_path, root / "val", data
 
 
 def _scalar_lines(arm, iters, log_interval, interval, epochs, iters_per_epoch, level, rng):
@@ -76,44 +90,80 @@ def _scalar_lines(arm, iters, log_interval, interval, epochs, iters_per_epoch, l
     lines, iou, beta = [], 0.5, 1.0
     for step in range(log_interval, iters + 1, log_interval):
         progress = step / iters
-        row = {'lr': 0.02, 'loss': 1.5 - progress + 0.05 * rng.random(), 'loss_rpn_cls': 0.3 - 0.2 * progress,
-               'loss_rpn_bbox': 0.2 - 0.1 * progress, 'loss_cls': 0.6 - 0.3 * progress,
-               'loss_bbox': 0.4 - 0.2 * progress, 'acc': 90 + 5 * progress,
-               'dynrcnn/iou_thr': iou, 'dynrcnn/beta': beta,
-               'dynrcnn/iou_stat': 0.4 + 0.2 * progress, 'dynrcnn/beta_stat': 1.0 - 0.8 * progress,
-               'dynrcnn/pos_per_img': 40 - (15 if dla else 0) * progress, 'step': step}
+        row = {
+            "lr": 0.02,
+            "loss": 1.5 - progress + 0.05 * rng.random(),
+            "loss_rpn_cls": 0.3 - 0.2 * progress,
+            "loss_rpn_bbox": 0.2 - 0.1 * progress,
+            "loss_cls": 0.6 - 0.3 * progress,
+            "loss_bbox": 0.4 - 0.2 * progress,
+            "acc": 90 + 5 * progress,
+            "dynrcnn/iou_thr": iou,
+            "dynrcnn/beta": beta,
+            "dynrcnn/iou_stat": 0.4 + 0.2 * progress,
+            "dynrcnn/beta_stat": 1.0 - 0.8 * progress,
+            "dynrcnn/pos_per_img": 40 - (15 if dla else 0) * progress,
+            "step": step,
+        }
         if step % interval == 0:
             iou = max(0.4, 0.4 + 0.18 * progress) if dla else 0.5
             beta = min(1.0, 1.0 - 0.8 * progress) if dsl else 1.0
-            row.update({'dynrcnn/updated_iou_thr': iou, 'dynrcnn/updated_beta': beta})
+            row.update({"dynrcnn/updated_iou_thr": iou, "dynrcnn/updated_beta": beta})
         lines.append(row)
         if step % iters_per_epoch == 0:
             epoch = step // iters_per_epoch
-            lines.append({'coco/bbox_mAP': round(level * epoch / epochs, 4),
-                          'coco/bbox_mAP_50': round((level + 0.2) * epoch / epochs, 4), 'step': epoch})
+            lines.append(
+                {
+                    "coco/bbox_mAP": round(level * epoch / epochs, 4),
+                    "coco/bbox_mAP_50": round((level + 0.2) * epoch / epochs, 4),
+                    "step": epoch,
+                }
+            )
     return lines
 
 
 def _detections(val_data, epoch, epochs, dets_per_image, rng):
     gts = {}
-    for a in val_data['annotations']:
-        gts.setdefault(a['image_id'], []).append(a['bbox'])
+    for a in val_data["annotations"]:
+        gts.setdefault(a["image_id"], []).append(a["bbox"])
     dets = []
-    for im in val_data['images']:
-        boxes = gts.get(im['id'], [[0, 0, 10, 10]])
+    for im in val_data["images"]:
+        boxes = gts.get(im["id"], [[0, 0, 10, 10]])
         for k in range(dets_per_image):
             x, y, w, h = boxes[k % len(boxes)]
             jitter = (1 - epoch / (epochs + 1)) * 0.3 * w * rng.standard_normal(4)
-            dets.append({'image_id': im['id'], 'category_id': 1,
-                         'bbox': [round(float(v), 2) for v in (x + jitter[0], y + jitter[1],
-                                                               max(1.0, w + jitter[2]), max(1.0, h + jitter[3]))],
-                         'score': round(float(rng.uniform(0.05, 1.0)), 4)})
+            dets.append(
+                {
+                    "image_id": im["id"],
+                    "category_id": 1,
+                    "bbox": [
+                        round(float(v), 2)
+                        for v in (x + jitter[0], y + jitter[1], max(1.0, w + jitter[2]), max(1.0, h + jitter[3]))
+                    ],
+                    "score": round(float(rng.uniform(0.05, 1.0)), 4),
+                }
+            )
     return dets
 
 
-def write_run(root, arm, seed, level, *, variant='default', family='synthetic', dataset='synthetic',
-              hyperparameters=None, val_data=None, iters=200, log_interval=10, interval=100, epochs=2,
-              dets_per_image=3, undefined_small=False):
+def write_run(
+    root,
+    arm,
+    seed,
+    level,
+    *,
+    variant="default",
+    family="synthetic",
+    dataset="synthetic",
+    hyperparameters=None,
+    val_data=None,
+    iters=200,
+    log_interval=10,
+    interval=100,
+    epochs=2,
+    dets_per_image=3,
+    undefined_small=False,
+):
     """Write one fake run.
 
     Args:
@@ -136,23 +186,39 @@ def write_run(root, arm, seed, level, *, variant='default', family='synthetic', 
     Returns:
         Path: the run folder.
     """
-    rng = np.random.default_rng(zlib.crc32(f'{arm}/{variant}/{seed}'.encode()))
+    rng = np.random.default_rng(zlib.crc32(f"{arm}/{variant}/{seed}".encode()))
     run_dir = Path(root) / rr.run_name(arm, variant, seed)
     final = run_dir / rr.FINAL_DETECTIONS_FILE
     epoch_dir = run_dir / rr.EPOCH_DETECTIONS_DIR
     final.parent.mkdir(parents=True, exist_ok=True)
     epoch_dir.mkdir(parents=True, exist_ok=True)
-    hyper = hyperparameters or {'iou_topk': 75, 'beta_topk': 10, 'update_iter_interval': interval}
-    metrics = {'run': {'family': family, 'arm': arm, 'variant': variant, 'seed': seed, 'dataset': dataset,
-                       'hyperparameters': hyper},
-               'metrics': fake_metrics(level, undefined_small),
-               'provenance': {'git_commit': '0123456789abcdef', 'config_sha256': 'f' * 64,
-                              'packages': {'mmdet': '3.3.0'}, 'seed': seed, 'device': 'cpu', 'wall_time_s': 600.0,
-                              'gpus': 1, 'images_per_gpu': 2, 'lr': 0.02}}
+    hyper = hyperparameters or {"iou_topk": 75, "beta_topk": 10, "update_iter_interval": interval}
+    metrics = {
+        "run": {
+            "family": family,
+            "arm": arm,
+            "variant": variant,
+            "seed": seed,
+            "dataset": dataset,
+            "hyperparameters": hyper,
+        },
+        "metrics": fake_metrics(level, undefined_small),
+        "provenance": {
+            "git_commit": "0123456789abcdef",
+            "config_sha256": "f" * 64,
+            "packages": {"mmdet": "3.3.0"},
+            "seed": seed,
+            "device": "cpu",
+            "wall_time_s": 600.0,
+            "gpus": 1,
+            "images_per_gpu": 2,
+            "lr": 0.02,
+        },
+    }
     (run_dir / rr.METRICS_FILE).write_text(json.dumps(metrics))
     lines = _scalar_lines(arm, iters, log_interval, interval, epochs, iters // epochs, level, rng)
-    (run_dir / rr.SCALARS_FILE).write_text(''.join(json.dumps(r) + '\n' for r in lines))
-    val_data = val_data or {'images': [], 'annotations': []}
+    (run_dir / rr.SCALARS_FILE).write_text("".join(json.dumps(r) + "\n" for r in lines))
+    val_data = val_data or {"images": [], "annotations": []}
     for epoch in range(1, epochs + 1):
         dets = _detections(val_data, epoch, epochs, dets_per_image, rng)
         text = json.dumps(dets)
@@ -171,7 +237,7 @@ def run_files(root):
     Returns:
         tuple[list[Path], list[Path], list[Path]]
     """
-    metrics = sorted(Path(root).glob(f'*/*/seed*/{rr.METRICS_FILE}'))
+    metrics = sorted(Path(root).glob(f"*/*/seed*/{rr.METRICS_FILE}"))
     folders = [m.parent for m in metrics]
     return metrics, [f / rr.SCALARS_FILE for f in folders], [f / rr.EPOCH_DETECTIONS_DIR for f in folders]
 
@@ -179,5 +245,8 @@ def run_files(root):
 def report_args(root):
     """``--metrics ... --scalars ... --epoch-detections ...`` of :func:`run_files`, as strings."""
     metrics, scalars, epochs = run_files(root)
-    return (['--metrics', *map(str, metrics)] + ['--scalars', *map(str, scalars)]
-            + ['--epoch-detections', *map(str, epochs)])
+    return (
+        ["--metrics", *map(str, metrics)]
+        + ["--scalars", *map(str, scalars)]
+        + ["--epoch-detections", *map(str, epochs)]
+    )

@@ -8,38 +8,46 @@ from tests.analysis.fake_runs import run_files
 
 
 def test_load_runs_reads_every_run(fixture_tree):
-    runs = load_runs(*run_files(fixture_tree['runs']), family='synthetic', dataset='synthetic')
+    runs = load_runs(*run_files(fixture_tree["runs"]), family="synthetic", dataset="synthetic")
     assert [r.name for r in runs] == [
-        'baseline/default/seed0', 'baseline/default/seed1', 'baseline/default/seed2',
-        'dla/default/seed0', 'dla/default/seed1', 'dla/default/seed2',
-        'dsl/default/seed0', 'dsl/default/seed1',
-        'dynamic_rcnn/default/seed0', 'dynamic_rcnn/ki50-kb10-c100/seed0', 'dynamic_rcnn/ki50-kb10-c100/seed1']
+        "baseline/default/seed0",
+        "baseline/default/seed1",
+        "baseline/default/seed2",
+        "dla/default/seed0",
+        "dla/default/seed1",
+        "dla/default/seed2",
+        "dsl/default/seed0",
+        "dsl/default/seed1",
+        "dynamic_rcnn/default/seed0",
+        "dynamic_rcnn/ki50-kb10-c100/seed0",
+        "dynamic_rcnn/ki50-kb10-c100/seed1",
+    ]
     base = runs[0]
-    assert base.metrics['AP'] == pytest.approx(0.30)
-    assert base.metrics['AP@0.90'] == pytest.approx(0.34)
-    assert set(base.train.columns) >= {'step', 'loss', 'dynrcnn/iou_thr', 'dynrcnn/beta', 'dynrcnn/pos_per_img'}
-    assert list(base.val['step']) == [1, 2]
+    assert base.metrics["AP"] == pytest.approx(0.30)
+    assert base.metrics["AP@0.90"] == pytest.approx(0.34)
+    assert set(base.train.columns) >= {"step", "loss", "dynrcnn/iou_thr", "dynrcnn/beta", "dynrcnn/pos_per_img"}
+    assert list(base.val["step"]) == [1, 2]
     assert sorted(base.detections) == [1, 2]
-    assert base.detections[2] == fixture_tree['runs'] / 'baseline/default/seed0/epoch_detections/epoch_2.bbox.json'
-    assert (base.family, base.dataset) == ('synthetic', 'synthetic')
+    assert base.detections[2] == fixture_tree["runs"] / "baseline/default/seed0/epoch_detections/epoch_2.bbox.json"
+    assert (base.family, base.dataset) == ("synthetic", "synthetic")
     # COCOeval's -1 (undefined) becomes NaN
-    assert runs[8].metrics['APS'] != runs[8].metrics['APS']
+    assert runs[8].metrics["APS"] != runs[8].metrics["APS"]
 
 
 def test_only_the_given_runs_are_read(fixture_tree, tmp_path):
     """A run folder left from an earlier config (seed 7 next to the others) is not read unless its files are given."""
-    root = tmp_path / 'runs' / 'synthetic'
-    shutil.copytree(fixture_tree['runs_nosweep'], root)
+    root = tmp_path / "runs" / "synthetic"
+    shutil.copytree(fixture_tree["runs_nosweep"], root)
     given = run_files(root)
-    shutil.copytree(root / 'baseline' / 'default' / 'seed0', root / 'baseline' / 'default' / 'seed7')
-    (root / 'baseline' / 'default' / 'seed7' / 'metrics.json').write_text('not even JSON')
+    shutil.copytree(root / "baseline" / "default" / "seed0", root / "baseline" / "default" / "seed7")
+    (root / "baseline" / "default" / "seed7" / "metrics.json").write_text("not even JSON")
     runs = load_runs(*given)
-    assert [r.seed for r in runs if r.arm == 'baseline'] == [0, 1, 2]
-    assert 'seed7' not in {r.path.name for r in runs}
+    assert [r.seed for r in runs if r.arm == "baseline"] == [0, 1, 2]
+    assert "seed7" not in {r.path.name for r in runs}
 
 
 def test_runs_without_epoch_detections(fixture_tree):
-    metrics, scalars, _ = run_files(fixture_tree['runs'])
+    metrics, scalars, _ = run_files(fixture_tree["runs"])
     assert all(r.detections == {} for r in load_runs(metrics, scalars))
 
 
@@ -53,106 +61,119 @@ def _expect_error(root, *fragments, files=None, **kwargs):
 
 def test_missing_metrics_names_run_and_file(runs_copy):
     files = run_files(runs_copy)
-    (runs_copy / 'dla' / 'default' / 'seed1' / 'metrics.json').unlink()
-    _expect_error(runs_copy, 'run dla/default/seed1', 'metrics.json', 'missing', files=files)
+    (runs_copy / "dla" / "default" / "seed1" / "metrics.json").unlink()
+    _expect_error(runs_copy, "run dla/default/seed1", "metrics.json", "missing", files=files)
 
 
 def test_corrupt_metrics_json(runs_copy):
-    (runs_copy / 'dsl' / 'default' / 'seed0' / 'metrics.json').write_text('{"run": ')
-    _expect_error(runs_copy, 'run dsl/default/seed0', 'metrics.json', 'not a readable JSON file')
+    (runs_copy / "dsl" / "default" / "seed0" / "metrics.json").write_text('{"run": ')
+    _expect_error(runs_copy, "run dsl/default/seed0", "metrics.json", "not a readable JSON file")
 
 
 def test_metric_out_of_range(runs_copy):
-    path = runs_copy / 'baseline' / 'default' / 'seed2' / 'metrics.json'
+    path = runs_copy / "baseline" / "default" / "seed2" / "metrics.json"
     data = json.loads(path.read_text())
-    data['metrics']['AP'] = 37.0  # a percentage where a fraction is expected
+    data["metrics"]["AP"] = 37.0  # a percentage where a fraction is expected
     path.write_text(json.dumps(data))
-    _expect_error(runs_copy, 'run baseline/default/seed2', 'metrics.AP is 37.0', 'fraction')
+    _expect_error(runs_copy, "run baseline/default/seed2", "metrics.AP is 37.0", "fraction")
 
 
 def test_missing_per_iou_key(runs_copy):
-    path = runs_copy / 'baseline' / 'default' / 'seed0' / 'metrics.json'
+    path = runs_copy / "baseline" / "default" / "seed0" / "metrics.json"
     data = json.loads(path.read_text())
-    del data['metrics']['AP_at_iou']['0.90']
+    del data["metrics"]["AP_at_iou"]["0.90"]
     path.write_text(json.dumps(data))
-    _expect_error(runs_copy, 'run baseline/default/seed0', 'AP_at_iou', '0.90')
+    _expect_error(runs_copy, "run baseline/default/seed0", "AP_at_iou", "0.90")
 
 
 def test_folder_mismatch(runs_copy):
-    path = runs_copy / 'dla' / 'default' / 'seed2' / 'metrics.json'
+    path = runs_copy / "dla" / "default" / "seed2" / "metrics.json"
     data = json.loads(path.read_text())
-    data['run']['seed'] = 7
+    data["run"]["seed"] = 7
     path.write_text(json.dumps(data))
-    _expect_error(runs_copy, 'run dla/default/seed2', 'run.seed is 7 but 2 was expected')
+    _expect_error(runs_copy, "run dla/default/seed2", "run.seed is 7 but 2 was expected")
 
 
 def test_corrupt_scalars_line(runs_copy):
-    path = runs_copy / 'dynamic_rcnn' / 'default' / 'seed0' / 'scalars.json'
+    path = runs_copy / "dynamic_rcnn" / "default" / "seed0" / "scalars.json"
     lines = path.read_text().splitlines()
     lines[3] = lines[3][:-5]
-    path.write_text('\n'.join(lines) + '\n')
-    _expect_error(runs_copy, 'run dynamic_rcnn/default/seed0', 'scalars.json', 'line 4')
+    path.write_text("\n".join(lines) + "\n")
+    _expect_error(runs_copy, "run dynamic_rcnn/default/seed0", "scalars.json", "line 4")
 
 
 def test_missing_scalars(runs_copy):
-    (runs_copy / 'baseline' / 'default' / 'seed0' / 'scalars.json').unlink()
-    _expect_error(runs_copy, 'run baseline/default/seed0', 'scalars.json', 'missing')
+    (runs_copy / "baseline" / "default" / "seed0" / "scalars.json").unlink()
+    _expect_error(runs_copy, "run baseline/default/seed0", "scalars.json", "missing")
 
 
 def test_dataset_and_family_checked(fixture_tree):
-    _expect_error(fixture_tree['runs'], "run.dataset is 'synthetic' but 'coco' was expected", dataset='coco')
-    _expect_error(fixture_tree['runs'], "run.family is 'synthetic' but 'coco_r50_fpn_1x' was expected",
-                  family='coco_r50_fpn_1x')
+    _expect_error(fixture_tree["runs"], "run.dataset is 'synthetic' but 'coco' was expected", dataset="coco")
+    _expect_error(
+        fixture_tree["runs"], "run.family is 'synthetic' but 'coco_r50_fpn_1x' was expected", family="coco_r50_fpn_1x"
+    )
 
 
 def test_files_must_be_in_run_folders(runs_copy, tmp_path):
     metrics, scalars, epochs = run_files(runs_copy)
-    (runs_copy / 'cascade' / 'default' / 'seed0').mkdir(parents=True)
-    stray = runs_copy / 'cascade' / 'default' / 'seed0' / 'metrics.json'
+    (runs_copy / "cascade" / "default" / "seed0").mkdir(parents=True)
+    stray = runs_copy / "cascade" / "default" / "seed0" / "metrics.json"
     shutil.copy(metrics[0], stray)
     _expect_error(runs_copy, "arm folder 'cascade' is not one of", files=([stray], [], []))
-    _expect_error(runs_copy, "'s0' is not a seed folder", files=([tmp_path / 'dla' / 'default' / 's0' / 'm.json'],
-                                                                 [], []))
-    _expect_error(runs_copy, "variant 'best' is neither", files=([tmp_path / 'dla' / 'best' / 'seed0' / 'm.json'],
-                                                                [], []))
-    _expect_error(runs_copy, 'no runs given', files=([], scalars, epochs))
+    _expect_error(
+        runs_copy, "'s0' is not a seed folder", files=([tmp_path / "dla" / "default" / "s0" / "m.json"], [], [])
+    )
+    _expect_error(
+        runs_copy, "variant 'best' is neither", files=([tmp_path / "dla" / "best" / "seed0" / "m.json"], [], [])
+    )
+    _expect_error(runs_copy, "no runs given", files=([], scalars, epochs))
 
 
 def test_every_run_needs_its_files_and_no_file_is_extra(runs_copy):
     metrics, scalars, epochs = run_files(runs_copy)
-    _expect_error(runs_copy, 'run baseline/default/seed1: --scalars has no file of its run folder',
-                  files=(metrics, scalars[:1] + scalars[2:], epochs))
-    _expect_error(runs_copy, 'run dla/default/seed0: --epoch-detections has no file of its run folder',
-                  files=(metrics, scalars, epochs[:3] + epochs[4:]))
-    _expect_error(runs_copy, f'--scalars {scalars[0]}: no --metrics file of its run folder',
-                  files=(metrics[1:], scalars, []))
-    _expect_error(runs_copy, f'--epoch-detections {epochs[-1]}: no --metrics file of its run folder',
-                  files=(metrics[:-1], scalars[:-1], epochs))
-    _expect_error(runs_copy, 'are in the same run folder', files=(metrics + metrics[:1], scalars, epochs))
+    _expect_error(
+        runs_copy,
+        "run baseline/default/seed1: --scalars has no file of its run folder",
+        files=(metrics, scalars[:1] + scalars[2:], epochs),
+    )
+    _expect_error(
+        runs_copy,
+        "run dla/default/seed0: --epoch-detections has no file of its run folder",
+        files=(metrics, scalars, epochs[:3] + epochs[4:]),
+    )
+    _expect_error(
+        runs_copy, f"--scalars {scalars[0]}: no --metrics file of its run folder", files=(metrics[1:], scalars, [])
+    )
+    _expect_error(
+        runs_copy,
+        f"--epoch-detections {epochs[-1]}: no --metrics file of its run folder",
+        files=(metrics[:-1], scalars[:-1], epochs),
+    )
+    _expect_error(runs_copy, "are in the same run folder", files=(metrics + metrics[:1], scalars, epochs))
 
 
 def test_missing_epoch_detections_folder(runs_copy):
     files = run_files(runs_copy)
-    shutil.rmtree(runs_copy / 'dsl' / 'default' / 'seed1' / 'epoch_detections')
-    _expect_error(runs_copy, 'run dsl/default/seed1', 'epoch_detections: missing', files=files)
+    shutil.rmtree(runs_copy / "dsl" / "default" / "seed1" / "epoch_detections")
+    _expect_error(runs_copy, "run dsl/default/seed1", "epoch_detections: missing", files=files)
 
 
 def test_variant_must_match_hyperparameters(runs_copy):
-    path = runs_copy / 'dynamic_rcnn' / 'ki50-kb10-c100' / 'seed1' / 'metrics.json'
+    path = runs_copy / "dynamic_rcnn" / "ki50-kb10-c100" / "seed1" / "metrics.json"
     data = json.loads(path.read_text())
-    data['run']['hyperparameters']['iou_topk'] = 60
+    data["run"]["hyperparameters"]["iou_topk"] = 60
     path.write_text(json.dumps(data))
-    _expect_error(runs_copy, 'run dynamic_rcnn/ki50-kb10-c100/seed1', "do not match the variant 'ki50-kb10-c100'")
+    _expect_error(runs_copy, "run dynamic_rcnn/ki50-kb10-c100/seed1", "do not match the variant 'ki50-kb10-c100'")
 
 
 def test_corrupt_detections(tmp_path):
-    path = tmp_path / 'epoch_1.bbox.json'
+    path = tmp_path / "epoch_1.bbox.json"
     path.write_text('[{"image_id": 1, "bbox": [0, 0, 1], "score": 0.5}]')
-    with pytest.raises(RunOutputError, match=r'run x/default/seed0: .*epoch_1\.bbox\.json: entry 0'):
-        read_detections(path, 'x/default/seed0')
+    with pytest.raises(RunOutputError, match=r"run x/default/seed0: .*epoch_1\.bbox\.json: entry 0"):
+        read_detections(path, "x/default/seed0")
 
 
 def test_scalars_without_training_lines(runs_copy):
-    path = runs_copy / 'dla' / 'default' / 'seed0' / 'scalars.json'
+    path = runs_copy / "dla" / "default" / "seed0" / "scalars.json"
     path.write_text('{"coco/bbox_mAP": 0.3, "step": 1}\n')
-    _expect_error(runs_copy, 'run dla/default/seed0', 'scalars.json', 'no training iterations logged')
+    _expect_error(runs_copy, "run dla/default/seed0", "scalars.json", "no training iterations logged")

@@ -3,12 +3,13 @@
 Slow (3-8 minutes on a 2-core CPU, depending on the load): marked ``slow`` so
 that the fast unit tests skip it; ``make test`` (and CI) runs it.
 """
+
 import json
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip('mmdet')
+pytest.importorskip("mmdet")
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,27 +21,27 @@ def test_default_dynamic_rcnn_arm_learns(tmp_path):
     from mmengine.runner import Runner
 
     from dynrcnn.data.synthetic import generate
+
     torch.set_num_threads(1)
-    root = str(generate(tmp_path / 'data')) + '/'  # the default dataset
-    cfg = Config.fromfile(str(REPO / 'configs' / 'synthetic' / 'dynamic_rcnn.py'))
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+    root = str(generate(tmp_path / "data")) + "/"  # the default dataset
+    cfg = Config.fromfile(str(REPO / "configs" / "synthetic" / "dynamic_rcnn.py"))
+    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
         cfg[loader].dataset.data_root = root
-    cfg.val_evaluator.ann_file = root + 'annotations/instances_val.json'
-    cfg.work_dir = str(tmp_path / 'work')
+    cfg.val_evaluator.ann_file = root + "annotations/instances_val.json"
+    cfg.work_dir = str(tmp_path / "work")
     # the Visualizer is a process-wide instance looked up by name: an earlier Runner in this process would
     # otherwise keep receiving this run's scalars
-    cfg.visualizer.name = f'visualizer_{tmp_path.name}'
+    cfg.visualizer.name = f"visualizer_{tmp_path.name}"
     runner = Runner.from_cfg(cfg)
     runner.train()
 
-    rows = [json.loads(line) for line in
-            (Path(runner.log_dir) / 'vis_data' / 'scalars.json').read_text().splitlines()]
-    val = [r for r in rows if 'coco/bbox_mAP_50' in r]
-    assert val[-1]['coco/bbox_mAP_50'] >= 0.5
+    rows = [json.loads(line) for line in (Path(runner.log_dir) / "vis_data" / "scalars.json").read_text().splitlines()]
+    val = [r for r in rows if "coco/bbox_mAP_50" in r]
+    assert val[-1]["coco/bbox_mAP_50"] >= 0.5
     # an untuned detector localises coarsely: AP75 clearly below AP50
-    assert val[-1]['coco/bbox_mAP_75'] < val[-1]['coco/bbox_mAP_50'] - 0.1
-    train = [r for r in rows if 'dynrcnn/iou_thr' in r]
+    assert val[-1]["coco/bbox_mAP_75"] < val[-1]["coco/bbox_mAP_50"] - 0.1
+    train = [r for r in rows if "dynrcnn/iou_thr" in r]
     dyn = cfg.model.train_cfg.rcnn.dynamic_rcnn
-    first_thr = train[0]['dynrcnn/iou_thr']
-    assert max(r['dynrcnn/iou_thr'] for r in train) > max(first_thr, dyn.initial_iou)
-    assert min(r['dynrcnn/beta'] for r in train) < dyn.initial_beta == 1.0
+    first_thr = train[0]["dynrcnn/iou_thr"]
+    assert max(r["dynrcnn/iou_thr"] for r in train) > max(first_thr, dyn.initial_iou)
+    assert min(r["dynrcnn/beta"] for r in train) < dyn.initial_beta == 1.0

@@ -41,14 +41,19 @@ def _options(*options):
         # dataset and family must match
         (
             dict(dataset={"name": "coco", "root": "no/such/coco"}),
-            r"dataset\.name is 'coco' but family is 'synthetic'.*set family: coco_r50_fpn_1x or coco_r50_fpn_1x_paper to",
+            r"dataset\.name is 'coco' but family is 'synthetic'.*"
+            r"set family: coco_r50_fpn_1x or coco_r50_fpn_1x_paper to",
         ),
         (
             dict(family="coco_r50_fpn_1x"),
             r"dataset\.name is 'synthetic' but family is 'coco_r50_fpn_1x'.*set family: synthetic",
         ),
         (
-            dict(dataset={"name": "coco", "root": "no/such/coco"}, family="coco_r50_fpn_1x_paper", train={"max_epochs": 2}),
+            dict(
+                dataset={"name": "coco", "root": "no/such/coco"},
+                family="coco_r50_fpn_1x_paper",
+                train={"max_epochs": 2},
+            ),
             r"^train\.max_epochs is set but family 'coco_r50_fpn_1x_paper' trains by iteration.*train_cfg\.max_iters",
         ),
         # sweeps that would train nothing, or duplicates

@@ -1,4 +1,5 @@
 """Helpers for the workflow tests: run the real `snakemake` command on a scratch working directory."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -7,8 +8,8 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-SNAKEMAKE = str(Path(sys.executable).with_name('snakemake'))
-PIPELINE_CONFIGS = REPO / 'configs' / 'pipeline'
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+PIPELINE_CONFIGS = REPO / "configs" / "pipeline"
 
 
 def run_snakemake(workdir, *args, configfiles=(), timeout=600, check=False, snakefile=None):
@@ -17,13 +18,13 @@ def run_snakemake(workdir, *args, configfiles=(), timeout=600, check=False, snak
     Returns:
         subprocess.CompletedProcess: with stdout and stderr merged in ``stdout``.
     """
-    cmd = [SNAKEMAKE, '-s', str(snakefile or REPO / 'Snakefile'), '--directory', str(workdir)]
+    cmd = [SNAKEMAKE, "-s", str(snakefile or REPO / "Snakefile"), "--directory", str(workdir)]
     if configfiles:
-        cmd += ['--configfile', *[str(c) for c in configfiles]]
+        cmd += ["--configfile", *[str(c) for c in configfiles]]
     cmd += list(args)
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
     if check and proc.returncode != 0:
-        raise AssertionError(f'snakemake failed ({proc.returncode}):\n{proc.stdout[-5000:]}')
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-5000:]}")
     return proc
 
 
@@ -31,13 +32,13 @@ def job_counts(output):
     """The 'Job stats' table of a snakemake (dry) run as {rule: count}."""
     counts, in_table = {}, False
     for line in output.splitlines():
-        if line.startswith('Job stats:'):
+        if line.startswith("Job stats:"):
             in_table = True
             continue
         if in_table:
             parts = line.split()
             if len(parts) == 2 and parts[1].isdigit():
-                if parts[0] == 'total':
+                if parts[0] == "total":
                     break
                 counts[parts[0]] = int(parts[1])
     return counts
@@ -54,6 +55,7 @@ def write_config(path, base=None, **overrides):
 class _Snakemake:
     """The helpers above, handed to tests as the ``smk`` fixture (test modules cannot import conftest under
     --import-mode=importlib)."""
+
     repo = REPO
     configs = PIPELINE_CONFIGS
     run = staticmethod(run_snakemake)

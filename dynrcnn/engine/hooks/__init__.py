@@ -1,6 +1,7 @@
 """Hooks of the Dynamic R-CNN ablation suite."""
+
 from .dynamic_rcnn_stats_hook import DynamicRCNNStatsHook
 from .random_state_hook import RandomStateHook
 from .run_wall_time_hook import RunWallTimeHook
 
-__all__ = ['DynamicRCNNStatsHook', 'RandomStateHook', 'RunWallTimeHook']
+__all__ = ["DynamicRCNNStatsHook", "RandomStateHook", "RunWallTimeHook"]

@@ -1,4 +1,5 @@
 """RoI heads of the Dynamic R-CNN ablation suite."""
+
 from .ablation_roi_head import AblationRoIHead
 
-__all__ = ['AblationRoIHead']
+__all__ = ["AblationRoIHead"]

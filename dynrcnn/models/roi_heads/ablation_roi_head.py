@@ -42,8 +42,8 @@ Smaller semantic differences:
 Which config family uses which rule, and every deviation of each family from
 the paper: ``dynrcnn/families.py``.
 """
+
 import math
-from typing import List, Optional, Tuple
 
 import torch
 from mmdet.models.losses import SmoothL1Loss
@@ -85,19 +85,17 @@ class _RecordingAssigner:
     """
 
     def __init__(self, assigner) -> None:
-        object.__setattr__(self, 'assigner', assigner)
-        object.__setattr__(self, 'records', [])
+        object.__setattr__(self, "assigner", assigner)
+        object.__setattr__(self, "records", [])
 
     def assign(self, pred_instances, gt_instances, *args, **kwargs):
         """Assign as the wrapped assigner does and record the result."""
-        result = self.assigner.assign(pred_instances, gt_instances, *args,
-                                      **kwargs)
-        self.records.append(
-            (pred_instances.priors, gt_instances.bboxes, result))
+        result = self.assigner.assign(pred_instances, gt_instances, *args, **kwargs)
+        self.records.append((pred_instances.priors, gt_instances.bboxes, result))
         return result
 
     def __getattr__(self, name):
-        if name == 'assigner':  # not set yet (copy/pickle reconstruction)
+        if name == "assigner":  # not set yet (copy/pickle reconstruction)
             raise AttributeError(name)
         return getattr(self.assigner, name)
 
@@ -139,29 +137,29 @@ class AblationRoIHead(StandardRoIHead):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.dynamic_cfg: Optional[dict] = None
+        self.dynamic_cfg: dict | None = None
         self.last_log: dict = {}
         if not self.train_cfg:
             return  # test-only model: nothing dynamic to set up
-        cfg = _check_dynamic_cfg(self.train_cfg.get('dynamic_rcnn'))
+        cfg = _check_dynamic_cfg(self.train_cfg.get("dynamic_rcnn"))
         self.dynamic_cfg = cfg
-        if cfg['dynamic_loss'] and not isinstance(self.bbox_head.loss_bbox,
-                                                  SmoothL1Loss):
+        if cfg["dynamic_loss"] and not isinstance(self.bbox_head.loss_bbox, SmoothL1Loss):
             raise ValueError(
-                '`roi_head.bbox_head.loss_bbox` must be SmoothL1Loss when '
-                f'`{CFG_PATH}.dynamic_loss` is True, got '
-                f'{type(self.bbox_head.loss_bbox).__name__}.')
-        if not (cfg['dynamic_label'] or cfg['dynamic_loss']):
+                "`roi_head.bbox_head.loss_bbox` must be SmoothL1Loss when "
+                f"`{CFG_PATH}.dynamic_loss` is True, got "
+                f"{type(self.bbox_head.loss_bbox).__name__}."
+            )
+        if not (cfg["dynamic_label"] or cfg["dynamic_loss"]):
             return
         # The authors' code starts from initial_iou / initial_beta; MMDetection
         # starts from the base config (0.5 / loss_bbox.beta).
-        if cfg['statistics'] == 'official':
-            if cfg['dynamic_label']:
-                self._set_iou_thr(cfg['initial_iou'])
-            if cfg['dynamic_loss']:
-                self.bbox_head.loss_bbox.beta = cfg['initial_beta']
+        if cfg["statistics"] == "official":
+            if cfg["dynamic_label"]:
+                self._set_iou_thr(cfg["initial_iou"])
+            if cfg["dynamic_loss"]:
+                self.bbox_head.loss_bbox.beta = cfg["initial_beta"]
         self.bbox_assigner = _RecordingAssigner(self.bbox_assigner)
-        interval = cfg['update_iter_interval']
+        interval = cfg["update_iter_interval"]
         # Per-iteration statistics of the pending interval, on the device.
         self.iou_history = torch.zeros(interval, dtype=torch.float64)
         self.beta_history = torch.zeros(interval, dtype=torch.float64)
@@ -181,13 +179,13 @@ class AblationRoIHead(StandardRoIHead):
     def beta(self) -> float:
         """float: The beta of the R-CNN SmoothL1 loss in force (nan for
         another box loss)."""
-        return float(getattr(self.bbox_head.loss_bbox, 'beta', math.nan))
+        return float(getattr(self.bbox_head.loss_bbox, "beta", math.nan))
 
     @property
     def dynamic_enabled(self) -> bool:
         """bool: Whether DLA or DSL is on."""
         cfg = self.dynamic_cfg
-        return bool(cfg and (cfg['dynamic_label'] or cfg['dynamic_loss']))
+        return bool(cfg and (cfg["dynamic_label"] or cfg["dynamic_loss"]))
 
     def _set_iou_thr(self, thr: float) -> None:
         # As DynamicRoIHead: no ignore zone, no low-quality positives below.
@@ -197,8 +195,7 @@ class AblationRoIHead(StandardRoIHead):
 
     # ------------------------------------------------------------------
     # training
-    def loss(self, x: Tuple[Tensor], rpn_results_list: InstanceList,
-             batch_data_samples: SampleList) -> dict:
+    def loss(self, x: tuple[Tensor], rpn_results_list: InstanceList, batch_data_samples: SampleList) -> dict:
         """Compute the losses as ``StandardRoIHead`` does, then record the
         statistics and update threshold and beta every
         ``update_iter_interval`` iterations.
@@ -214,46 +211,41 @@ class AblationRoIHead(StandardRoIHead):
         """
         log = dict(iou_thr=self.iou_thr)
         if not math.isnan(self.beta):  # no beta for a non-SmoothL1 loss
-            log['beta'] = self.beta
+            log["beta"] = self.beta
         self.last_log = log
-        self._sampling_results: List[SamplingResult] = []
+        self._sampling_results: list[SamplingResult] = []
         if self.dynamic_enabled:
             self.bbox_assigner.records.clear()
         losses = super().loss(x, rpn_results_list, batch_data_samples)
         sampling_results = self._sampling_results
         self._sampling_results = []
         num_imgs = max(len(batch_data_samples), 1)
-        log['pos_per_img'] = sum(
-            res.pos_inds.numel() for res in sampling_results) / num_imgs
+        log["pos_per_img"] = sum(res.pos_inds.numel() for res in sampling_results) / num_imgs
         if not self.dynamic_enabled:
             return losses
 
         records = self.bbox_assigner.records
-        iou_stat, beta_stat = self._statistics(records, sampling_results,
-                                               len(batch_data_samples))
+        iou_stat, beta_stat = self._statistics(records, sampling_results, len(batch_data_samples))
         records.clear()
         if iou_stat is not None:
-            self.iou_history = self._record(self.iou_history, iou_stat,
-                                            self.num_iou_records)
+            self.iou_history = self._record(self.iou_history, iou_stat, self.num_iou_records)
             self.num_iou_records += 1
-            log['iou_stat'] = iou_stat
+            log["iou_stat"] = iou_stat
         if beta_stat is not None:
-            self.beta_history = self._record(self.beta_history, beta_stat,
-                                             self.num_beta_records)
+            self.beta_history = self._record(self.beta_history, beta_stat, self.num_beta_records)
             self.num_beta_records += 1
-            log['beta_stat'] = beta_stat
+            log["beta_stat"] = beta_stat
 
         self.pending_iters += 1
-        if self.pending_iters >= self.dynamic_cfg['update_iter_interval']:
+        if self.pending_iters >= self.dynamic_cfg["update_iter_interval"]:
             new_iou_thr, new_beta = self.update_hyperparameters()
-            if self.dynamic_cfg['dynamic_label']:
-                log['updated_iou_thr'] = new_iou_thr
-            if self.dynamic_cfg['dynamic_loss']:
-                log['updated_beta'] = new_beta
+            if self.dynamic_cfg["dynamic_label"]:
+                log["updated_iou_thr"] = new_iou_thr
+            if self.dynamic_cfg["dynamic_loss"]:
+                log["updated_beta"] = new_beta
         return losses
 
-    def bbox_loss(self, x: Tuple[Tensor],
-                  sampling_results: List[SamplingResult]) -> dict:
+    def bbox_loss(self, x: tuple[Tensor], sampling_results: list[SamplingResult]) -> dict:
         """``StandardRoIHead.bbox_loss``; also keeps the sampling results
         for the statistics of :meth:`loss`.
 
@@ -279,8 +271,8 @@ class AblationRoIHead(StandardRoIHead):
     # ------------------------------------------------------------------
     # statistics (device tensors only: no .item() here)
     def _statistics(
-            self, records: list, sampling_results: List[SamplingResult],
-            num_imgs: int) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+        self, records: list, sampling_results: list[SamplingResult], num_imgs: int
+    ) -> tuple[Tensor | None, Tensor | None]:
         """This iteration's raw IoU and beta statistics.
 
         Args:
@@ -295,21 +287,18 @@ class AblationRoIHead(StandardRoIHead):
             iteration (no proposals, no positives).
         """
         cfg = self.dynamic_cfg
-        if cfg['statistics'] == 'official':
+        if cfg["statistics"] == "official":
             # one pass gives both
             iou_stat, beta_stat = self._official_statistics(records, num_imgs)
         else:
-            iou_stat = self._mmdet_iou_statistic(records) \
-                if cfg['dynamic_label'] else None
-            beta_stat = self._mmdet_beta_statistic(
-                sampling_results, num_imgs) if cfg['dynamic_loss'] else None
-        return (iou_stat if cfg['dynamic_label'] else None,
-                beta_stat if cfg['dynamic_loss'] else None)
+            iou_stat = self._mmdet_iou_statistic(records) if cfg["dynamic_label"] else None
+            beta_stat = self._mmdet_beta_statistic(sampling_results, num_imgs) if cfg["dynamic_loss"] else None
+        return (iou_stat if cfg["dynamic_label"] else None, beta_stat if cfg["dynamic_loss"] else None)
 
-    def _mmdet_iou_statistic(self, records: list) -> Optional[Tensor]:
+    def _mmdet_iou_statistic(self, records: list) -> Tensor | None:
         """``iou_topk``-th largest IoU of each image (proposals plus the
         ground truths the sampler added), mean over the images."""
-        k_cfg = self.dynamic_cfg['iou_topk']
+        k_cfg = self.dynamic_cfg["iou_topk"]
         per_img = []
         for _, _, assign_result in records:
             overlaps = assign_result.max_overlaps
@@ -321,29 +310,24 @@ class AblationRoIHead(StandardRoIHead):
             return None
         return torch.stack(per_img).double().mean()
 
-    def _mmdet_beta_statistic(self, sampling_results: List[SamplingResult],
-                              num_imgs: int) -> Optional[Tensor]:
+    def _mmdet_beta_statistic(self, sampling_results: list[SamplingResult], num_imgs: int) -> Tensor | None:
         """``beta_topk x images``-th smallest mean(|dx|, |dy|) of the sampled
         positives' regression targets."""
         num_pos = sum(res.pos_inds.numel() for res in sampling_results)
         if num_pos == 0:
             return None
         pos_priors = torch.cat([res.pos_priors for res in sampling_results])
-        pos_gts = torch.cat([
-            get_box_tensor(res.pos_gt_bboxes) for res in sampling_results
-        ])
+        pos_gts = torch.cat([get_box_tensor(res.pos_gt_bboxes) for res in sampling_results])
         # The targets bbox_head.get_targets gives the positives.
         if self.bbox_head.reg_decoded_bbox:
             targets = pos_gts
         else:
             targets = self.bbox_head.bbox_coder.encode(pos_priors, pos_gts)
         errors = targets[:, :2].abs().mean(dim=1)
-        k = min(self.dynamic_cfg['beta_topk'] * num_imgs, num_pos)
+        k = min(self.dynamic_cfg["beta_topk"] * num_imgs, num_pos)
         return torch.kthvalue(errors, k)[0].double()
 
-    def _official_statistics(
-            self, records: list,
-            num_imgs: int) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+    def _official_statistics(self, records: list, num_imgs: int) -> tuple[Tensor | None, Tensor | None]:
         """The authors' statistics over all proposals of the batch with the
         ground-truth boxes included.
 
@@ -361,11 +345,9 @@ class AblationRoIHead(StandardRoIHead):
             num_priors = priors.size(0)
             # The sampler may have prepended the ground truths in place;
             # the proposals' assignment is the tail either way.
-            matched = (assign_result.gt_inds[assign_result.gt_inds.numel() -
-                                             num_priors:] - 1).clamp(min=0)
+            matched = (assign_result.gt_inds[assign_result.gt_inds.numel() - num_priors :] - 1).clamp(min=0)
             boxes = torch.cat([gt_bboxes, priors[:, :4]])
-            matched = torch.cat([
-                torch.arange(num_gts, device=matched.device), matched])
+            matched = torch.cat([torch.arange(num_gts, device=matched.device), matched])
             matched_gts = gt_bboxes[matched]
             ious.append(bbox_overlaps(boxes, matched_gts, is_aligned=True))
             targets = self.bbox_head.bbox_coder.encode(boxes, matched_gts)
@@ -373,15 +355,13 @@ class AblationRoIHead(StandardRoIHead):
         if not ious:
             return None, None
         ious, errors = torch.cat(ious), torch.cat(errors)
-        k_iou = min(self.dynamic_cfg['iou_topk'] * num_imgs, ious.numel())
-        k_beta = min(self.dynamic_cfg['beta_topk'] * num_imgs,
-                     errors.numel())
-        return (torch.topk(ious, k_iou)[0][-1].double(),
-                torch.kthvalue(errors, k_beta)[0].double())
+        k_iou = min(self.dynamic_cfg["iou_topk"] * num_imgs, ious.numel())
+        k_beta = min(self.dynamic_cfg["beta_topk"] * num_imgs, errors.numel())
+        return (torch.topk(ious, k_iou)[0][-1].double(), torch.kthvalue(errors, k_beta)[0].double())
 
     # ------------------------------------------------------------------
     # update (the one host read per interval)
-    def update_hyperparameters(self) -> Tuple[float, float]:
+    def update_hyperparameters(self) -> tuple[float, float]:
         """Update IoU threshold and beta from the pending statistics and
         clear them.
 
@@ -390,32 +370,27 @@ class AblationRoIHead(StandardRoIHead):
             next iteration.
         """
         cfg = self.dynamic_cfg
-        iou_hist = self.iou_history[:self.num_iou_records]
-        beta_hist = self.beta_history[:self.num_beta_records]
-        if cfg['sync_across_ranks'] and dist.get_world_size() > 1:
-            if cfg['dynamic_label']:
-                iou_hist = self._gather(self.iou_history,
-                                        self.num_iou_records)
-            if cfg['dynamic_loss']:
-                beta_hist = self._gather(self.beta_history,
-                                         self.num_beta_records)
+        iou_hist = self.iou_history[: self.num_iou_records]
+        beta_hist = self.beta_history[: self.num_beta_records]
+        if cfg["sync_across_ranks"] and dist.get_world_size() > 1:
+            if cfg["dynamic_label"]:
+                iou_hist = self._gather(self.iou_history, self.num_iou_records)
+            if cfg["dynamic_loss"]:
+                beta_hist = self._gather(self.beta_history, self.num_beta_records)
         iou_mean = iou_hist.mean() if iou_hist.numel() else None
         beta_median = self._median(beta_hist) if beta_hist.numel() else None
         # The one host read of the interval.
         pending = [v for v in (iou_mean, beta_median) if v is not None]
-        values = iter(
-            torch.stack([v.to(pending[0].device)
-                         for v in pending]).tolist() if pending else [])
+        values = iter(torch.stack([v.to(pending[0].device) for v in pending]).tolist() if pending else [])
         iou_mean = math.nan if iou_mean is None else next(values)
         beta_median = math.nan if beta_median is None else next(values)
 
         new_iou_thr, new_beta = self.iou_thr, self.beta
-        if cfg['dynamic_label'] and not math.isnan(iou_mean):
-            new_iou_thr = max(cfg['initial_iou'], iou_mean)
+        if cfg["dynamic_label"] and not math.isnan(iou_mean):
+            new_iou_thr = max(cfg["initial_iou"], iou_mean)
             self._set_iou_thr(new_iou_thr)
-        if cfg['dynamic_loss'] and not math.isnan(beta_median) and \
-                beta_median >= EPS:
-            new_beta = min(cfg['initial_beta'], beta_median)
+        if cfg["dynamic_loss"] and not math.isnan(beta_median) and beta_median >= EPS:
+            new_beta = min(cfg["initial_beta"], beta_median)
             self.bbox_head.loss_bbox.beta = new_beta
         self.num_iou_records = 0
         self.num_beta_records = 0
@@ -427,15 +402,14 @@ class AblationRoIHead(StandardRoIHead):
         upper median ``sorted(S)[len(S) // 2]`` for 'official'."""
         ordered = values.sort()[0]
         n = ordered.numel()
-        if self.dynamic_cfg['statistics'] == 'official':
+        if self.dynamic_cfg["statistics"] == "official":
             return ordered[n // 2]
         return (ordered[(n - 1) // 2] + ordered[n // 2]) / 2
 
     @staticmethod
     def _gather(history: Tensor, count: int) -> Tensor:
         """Valid history entries of all ranks, concatenated."""
-        counts = dist.all_gather(
-            torch.tensor([count], device=history.device))
+        counts = dist.all_gather(torch.tensor([count], device=history.device))
         histories = dist.all_gather(history)
         # One read of the counts per update interval.
         counts = torch.cat(counts).tolist()
@@ -458,10 +432,11 @@ class AblationRoIHead(StandardRoIHead):
             neg_iou_thr=float(assigner.neg_iou_thr),
             min_pos_iou=float(assigner.min_pos_iou),
             beta=self.beta,
-            iou_history=self.iou_history[:self.num_iou_records].cpu(),
-            beta_history=self.beta_history[:self.num_beta_records].cpu(),
+            iou_history=self.iou_history[: self.num_iou_records].cpu(),
+            beta_history=self.beta_history[: self.num_beta_records].cpu(),
             pending_iters=self.pending_iters,
-            statistics=self.dynamic_cfg['statistics'])
+            statistics=self.dynamic_cfg["statistics"],
+        )
 
     def load_dynamic_state(self, state: dict) -> None:
         """Restore :meth:`dynamic_state`; only the parts whose switch is on.
@@ -472,20 +447,18 @@ class AblationRoIHead(StandardRoIHead):
         if not self.dynamic_enabled or not state:
             return
         cfg = self.dynamic_cfg
-        interval = cfg['update_iter_interval']
-        if cfg['dynamic_label']:
-            self.bbox_assigner.pos_iou_thr = state['pos_iou_thr']
-            self.bbox_assigner.neg_iou_thr = state['neg_iou_thr']
-            self.bbox_assigner.min_pos_iou = state['min_pos_iou']
-            self.num_iou_records = self._load_history(
-                self.iou_history, state['iou_history'][:interval])
-        if cfg['dynamic_loss']:
-            self.bbox_head.loss_bbox.beta = state['beta']
-            self.num_beta_records = self._load_history(
-                self.beta_history, state['beta_history'][:interval])
-        self.pending_iters = min(int(state['pending_iters']), interval)
+        interval = cfg["update_iter_interval"]
+        if cfg["dynamic_label"]:
+            self.bbox_assigner.pos_iou_thr = state["pos_iou_thr"]
+            self.bbox_assigner.neg_iou_thr = state["neg_iou_thr"]
+            self.bbox_assigner.min_pos_iou = state["min_pos_iou"]
+            self.num_iou_records = self._load_history(self.iou_history, state["iou_history"][:interval])
+        if cfg["dynamic_loss"]:
+            self.bbox_head.loss_bbox.beta = state["beta"]
+            self.num_beta_records = self._load_history(self.beta_history, state["beta_history"][:interval])
+        self.pending_iters = min(int(state["pending_iters"]), interval)
 
     @staticmethod
     def _load_history(history: Tensor, saved: Tensor) -> int:
-        history[:saved.numel()] = saved.to(history.device, history.dtype)
+        history[: saved.numel()] = saved.to(history.device, history.dtype)
         return saved.numel()

@@ -1,6 +1,7 @@
 """Tiny CPU fixtures for the RoI head tests: a small FPN-like feature pyramid,
 jittered proposals around ground truths, and builders of the heads from one
 config dict."""
+
 import copy
 
 import pytest
@@ -20,16 +21,13 @@ STRIDES = (4, 8)
 CHANNELS = 4
 
 
-def head_cfg(head_type='AblationRoIHead', sampler_num=64, **dynamic):
+def head_cfg(head_type="AblationRoIHead", sampler_num=64, **dynamic):
     """MMDetection's Dynamic R-CNN RoI head config, narrowed to the tiny
     features below, with ``dynamic`` overriding ``train_cfg.dynamic_rcnn``
     and a smaller sampler (``sampler_num`` RoIs per image)."""
-    dyn = dict(iou_topk=5, beta_topk=6, update_iter_interval=3,
-               initial_iou=0.4, initial_beta=1.0)
+    dyn = dict(iou_topk=5, beta_topk=6, update_iter_interval=3, initial_iou=0.4, initial_beta=1.0)
     dyn.update(dynamic)
-    cfg = dynamic_rcnn_roi_head_cfg(head_type, channels=CHANNELS,
-                                    featmap_strides=STRIDES, num_classes=3,
-                                    **dyn)
+    cfg = dynamic_rcnn_roi_head_cfg(head_type, channels=CHANNELS, featmap_strides=STRIDES, num_classes=3, **dyn)
     cfg.train_cfg.sampler.num = sampler_num
     return cfg
 
@@ -45,8 +43,7 @@ def build_heads(*types, **dynamic):
     return heads
 
 
-def make_batch(seed, num_imgs=2, num_gts=(3, 2), num_props=40,
-               jitter=0.3):
+def make_batch(seed, num_imgs=2, num_gts=(3, 2), num_props=40, jitter=0.3):
     """Features, proposals and data samples of one iteration.
 
     Proposals are ground truths jittered by up to ``jitter`` times the box
@@ -56,9 +53,7 @@ def make_batch(seed, num_imgs=2, num_gts=(3, 2), num_props=40,
         tuple: ``x``, ``rpn_results_list``, ``batch_data_samples``.
     """
     g = torch.Generator().manual_seed(seed)
-    x = tuple(
-        torch.rand(num_imgs, CHANNELS, IMG // s, IMG // s, generator=g)
-        for s in STRIDES)
+    x = tuple(torch.rand(num_imgs, CHANNELS, IMG // s, IMG // s, generator=g) for s in STRIDES)
     props, samples = [], []
     for i in range(num_imgs):
         n_gt = num_gts[i % len(num_gts)]
@@ -66,16 +61,14 @@ def make_batch(seed, num_imgs=2, num_gts=(3, 2), num_props=40,
         wh = 16 + torch.rand(n_gt, 2, generator=g) * 32
         gts = torch.cat([xy, xy + wh], dim=1)
         sample = DetDataSample(
-            metainfo=dict(img_shape=(IMG, IMG), ori_shape=(IMG, IMG),
-                          scale_factor=(1., 1.), pad_shape=(IMG, IMG)))
-        sample.gt_instances = InstanceData(
-            bboxes=gts,
-            labels=torch.randint(0, 3, (n_gt, ), generator=g))
+            metainfo=dict(img_shape=(IMG, IMG), ori_shape=(IMG, IMG), scale_factor=(1.0, 1.0), pad_shape=(IMG, IMG))
+        )
+        sample.gt_instances = InstanceData(bboxes=gts, labels=torch.randint(0, 3, (n_gt,), generator=g))
         samples.append(sample)
         boxes = []
         if n_gt:
             num_near = num_props // 2
-            idx = torch.randint(0, n_gt, (num_near, ), generator=g)
+            idx = torch.randint(0, n_gt, (num_near,), generator=g)
             size = (gts[idx, 2:] - gts[idx, :2]).repeat(1, 2)
             noise = (torch.rand(num_near, 4, generator=g) * 2 - 1) * jitter
             boxes.append(gts[idx] + noise * size)
@@ -86,8 +79,7 @@ def make_batch(seed, num_imgs=2, num_gts=(3, 2), num_props=40,
         boxes = torch.cat(boxes).clamp(0, IMG)
         # keep boxes valid after clamping
         boxes[:, 2:] = torch.maximum(boxes[:, 2:], boxes[:, :2] + 1)
-        props.append(InstanceData(bboxes=boxes,
-                                  scores=torch.rand(len(boxes), generator=g)))
+        props.append(InstanceData(bboxes=boxes, scores=torch.rand(len(boxes), generator=g)))
     return x, props, samples
 
 
@@ -97,14 +89,13 @@ def run_iters(head, batches, first_iter=0):
     values after the iteration."""
     out = []
     for i, (x, props, samples) in enumerate(batches, start=first_iter):
-        rec = dict(thr=float(head.bbox_assigner.pos_iou_thr),
-                   beta=float(head.bbox_head.loss_bbox.beta))
+        rec = dict(thr=float(head.bbox_assigner.pos_iou_thr), beta=float(head.bbox_head.loss_bbox.beta))
         torch.manual_seed(1000 + i)
         losses = head.loss(x, copy.deepcopy(props), samples)
-        rec['losses'] = {k: v.detach().clone() for k, v in losses.items()}
-        rec['thr_after'] = float(head.bbox_assigner.pos_iou_thr)
-        rec['beta_after'] = float(head.bbox_head.loss_bbox.beta)
-        rec['log'] = dict(getattr(head, 'last_log', {}))
+        rec["losses"] = {k: v.detach().clone() for k, v in losses.items()}
+        rec["thr_after"] = float(head.bbox_assigner.pos_iou_thr)
+        rec["beta_after"] = float(head.bbox_head.loss_bbox.beta)
+        rec["log"] = dict(getattr(head, "last_log", {}))
         out.append(rec)
     return out
 
@@ -119,6 +110,5 @@ def roi():
     """The helpers above (test modules cannot import a conftest under
     ``--import-mode=importlib``)."""
     import types
-    return types.SimpleNamespace(
-        head_cfg=head_cfg, build_heads=build_heads, make_batch=make_batch,
-        run_iters=run_iters)
+
+    return types.SimpleNamespace(head_cfg=head_cfg, build_heads=build_heads, make_batch=make_batch, run_iters=run_iters)

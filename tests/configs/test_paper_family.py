@@ -4,7 +4,6 @@ What every family's configs share (they load and build, the four arms differ onl
 hyper-parameters and data paths are overridable) is tested in test_configs.py, which covers this family too.
 """
 
-import argparse
 import copy
 import json
 import math
@@ -13,23 +12,14 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("mmdet")
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 
 from dynrcnn import families as F  # noqa: E402
+from tests.configs.test_configs import load  # noqa: E402  (loads a config as the training tool does)
 
 REPO = Path(__file__).resolve().parents[2]
 PAPER, MMDET = "coco_r50_fpn_1x_paper", "coco_r50_fpn_1x"
 DYN = "model.train_cfg.rcnn.dynamic_rcnn"
-
-
-def load(family, arm, options=()):
-    """Load a config as the training tool does, with ``--cfg-options`` strings."""
-    cfg = Config.fromfile(str(REPO / "configs" / family / f"{arm}.py"))
-    if options:
-        ns = argparse.Namespace()
-        DictAction(option_strings=[], dest="opts")(None, ns, list(options))
-        cfg.merge_from_dict(ns.opts)
-    return cfg
 
 
 def flatten(obj, prefix=""):

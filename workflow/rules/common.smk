@@ -42,6 +42,11 @@ def cfg_options(wildcards):
     return PLAN.cfg_options_args(wildcards.variant)
 
 
+# The tracking arguments of every training (dynrcnn.tracking): a global of the train rule's shell command, not a param,
+# so that switching tracking on or off retrains nothing (Snakemake reruns a job whose params changed).
+TRACKING_ARGS = PLAN.tracking_args
+
+
 def deterministic_flag(wildcards):
     return "--deterministic" if PLAN.config["train"]["deterministic"] else ""
 

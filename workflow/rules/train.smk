@@ -42,4 +42,4 @@ rule train:
         "$launch -m dynrcnn.tools.train {input.config} --work-dir {params.work_dir} "
         "--run-dir {params.run_dir} --seed {wildcards.seed} --data-root {params.data_root} "
         "--dataset {params.dataset} --threads {params.threads_per_process} --launcher $launcher "
-        "{params.deterministic} {params.cfg_options} > {log} 2>&1"
+        "{params.deterministic} {params.cfg_options} {TRACKING_ARGS} > {log} 2>&1"

@@ -19,6 +19,8 @@ Arguments -> config -> runner -> train, as in MMDetection's tool:
   checkpoint of the same resolved config, training resumes from it; checkpoints of another config are moved aside
   (:func:`dynrcnn.run_folder.prepare_work_dir`). :class:`dynrcnn.engine.hooks.RunWallTimeHook` adds up the wall
   time of all attempts.
+* ``--tracking tensorboard,wandb`` (the pipeline's ``tracking`` key) adds mmengine's TensorBoard / W&B backends
+  after the resume decision, so tracking never changes the resolved config (:mod:`dynrcnn.tracking`).
 * At the end, rank 0 hands the finished training to ``--run-dir`` (:func:`dynrcnn.run_folder.finalize`):
   ``scalars.json``, ``config.py`` and, last, ``train_manifest.json``. Training writes no detections: the evaluate
   and detect_epochs tools make them from the saved checkpoints.

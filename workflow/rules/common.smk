@@ -42,9 +42,11 @@ def cfg_options(wildcards):
     return PLAN.cfg_options_args(wildcards.variant)
 
 
-# The tracking arguments of every training (dynrcnn.tracking): a global of the train rule's shell command, not a param,
-# so that switching tracking on or off retrains nothing (Snakemake reruns a job whose params changed).
-TRACKING_ARGS = PLAN.tracking_args
+def tracking_args(wildcards, output):
+    """The training's tracking arguments (dynrcnn.tracking). Tracking is not part of the experiment: a param function
+    of the output counts as derived from the files, which Snakemake leaves out of its params rerun trigger, so
+    switching tracking on or off retrains nothing (tests/workflow/test_e2e.py checks it)."""
+    return PLAN.tracking_args
 
 
 def deterministic_flag(wildcards):

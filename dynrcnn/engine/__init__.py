@@ -3,6 +3,14 @@
 
 from dynrcnn import compat  # noqa: F401
 
-from .hooks import DynamicRCNNStatsHook, RandomStateHook, RunWallTimeHook
+from .hooks import DynamicRCNNStatsHook, RandomStateHook, RunWallTimeHook, TrackingHook
+from .vis_backends import FailSafeVisBackend, NoCodeWandbVisBackend
 
-__all__ = ["DynamicRCNNStatsHook", "RandomStateHook", "RunWallTimeHook"]
+__all__ = [
+    "DynamicRCNNStatsHook",
+    "FailSafeVisBackend",
+    "NoCodeWandbVisBackend",
+    "RandomStateHook",
+    "RunWallTimeHook",
+    "TrackingHook",
+]

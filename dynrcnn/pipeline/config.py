@@ -67,6 +67,11 @@ OWNED_CFG_OPTIONS = (
         "dynrcnn.tools.train (a training resumes from its work dir's newest checkpoint)",
         "remove the option; to start a run over, delete its folder in results/work/",
     ),
+    (
+        r"visualizer\.vis_backends(\..+)?",
+        "dynrcnn.tools.train from tracking.backends (mmengine's TensorBoard and W&B backends, fail-safe)",
+        "remove the option and set tracking.backends (and tracking.wandb)",
+    ),
 )
 
 

@@ -176,6 +176,15 @@ class Plan:
         options = self.cfg_options(variant)
         return " ".join(["--cfg-options"] + [shlex.quote(o) for o in options]) if options else ""
 
+    @property
+    def tracking_args(self):
+        """The train tool's tracking arguments (:func:`dynrcnn.tracking.train_args`; empty without tracking), the
+        same for every run. The train rule passes them outside its params: tracking is not part of the experiment,
+        and a changed param would retrain every run."""
+        from dynrcnn.tracking import train_args
+
+        return train_args(self.config["tracking"])
+
     def train_resources(self):
         return self._resources("train", self.config["gpus_per_job"])
 

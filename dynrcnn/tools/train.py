@@ -4,7 +4,8 @@ folder); resume automatically after a kill.
 Usage (what the Snakemake ``train`` rule runs)::
 
     python -m dynrcnn.tools.train CONFIG --work-dir W --run-dir R --seed S --data-root D \
-        [--dataset synthetic|coco] [--threads N] [--cfg-options k=v ...] [--launcher pytorch]
+        [--dataset synthetic|coco] [--threads N] [--cfg-options k=v ...] [--launcher pytorch] \
+        [--tracking tensorboard,wandb [--wandb-project P] [--wandb-entity E] [--wandb-tag T] [--wandb-mode M]]
 
 Arguments -> config -> runner -> train, as in MMDetection's tool:
 
@@ -18,6 +19,8 @@ Arguments -> config -> runner -> train, as in MMDetection's tool:
   checkpoint of the same resolved config, training resumes from it; checkpoints of another config are moved aside
   (:func:`dynrcnn.run_folder.prepare_work_dir`). :class:`dynrcnn.engine.hooks.RunWallTimeHook` adds up the wall
   time of all attempts.
+* ``--tracking tensorboard,wandb`` (the pipeline's ``tracking`` key) adds mmengine's TensorBoard / W&B backends
+  after the resume decision, so tracking never changes the resolved config (:mod:`dynrcnn.tracking`).
 * At the end, rank 0 hands the finished training to ``--run-dir`` (:func:`dynrcnn.run_folder.finalize`):
   ``scalars.json``, ``config.py`` and, last, ``train_manifest.json``. Training writes no detections: the evaluate
   and detect_epochs tools make them from the saved checkpoints.
@@ -27,7 +30,7 @@ import argparse
 import os
 import os.path as osp
 
-from dynrcnn import run_folder
+from dynrcnn import run_folder, tracking
 from dynrcnn.run_record import DATASET_LAYOUTS
 
 #: Which split each dataloader reads (the test loader evaluates on val: COCO test-dev has no public labels).
@@ -60,6 +63,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
+    tracking.add_arguments(parser)  # --tracking tensorboard,wandb --wandb-*: outside the resolved config
     args = parser.parse_args(argv)
     problem = input_problem(args)
     if problem:
@@ -182,6 +186,8 @@ def main(argv=None) -> None:
     cfg.resume = run_folder.prepare_work_dir(args.work_dir, cfg.pretty_text, log=_log)
     if cfg.resume:
         cfg.load_from = None
+    # after the resume decision: tracking is not part of the experiment (dynrcnn.tracking)
+    tracking.setup(cfg, args, resuming=cfg.resume, log=_log)
 
     runner = Runner.from_cfg(cfg)
     runner.register_hook(dict(type="RunWallTimeHook"))

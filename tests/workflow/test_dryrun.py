@@ -314,3 +314,22 @@ def test_editing_the_family_base_config_retrains(tmp_path, smk):
     assert out.count(f"reason: Updated input files: {base}") == 2, out[-3000:]
     for arm in ("baseline", "dla"):  # the shell still trains the arm's own config
         assert f"-m dynrcnn.tools.train {repo}/configs/synthetic/{arm}.py --work-dir" in out
+
+
+def test_tracking_reaches_the_training_command(tmp_path, smk):
+    """tracking.backends becomes the train tool's --tracking/--wandb-* arguments, and only that: no cfg option (the
+    resolved config, hence the resume decision, stays the same). (That switching it retrains nothing, as it is no
+    param of the train rule: tests/workflow/test_e2e.py.)"""
+    tracked = dict(backends=["tensorboard", "wandb"], wandb=dict(project="ablation", entity="lab", tags=["v1"]))
+    config = smk.write_config(tmp_path / "tracked.yaml", base="tiny.yaml", tracking=tracked)
+    out = smk.run(tmp_path, "-n", "-p", configfiles=[config], check=True).stdout
+    commands = [line for line in out.splitlines() if "-m dynrcnn.tools.train" in line]
+    assert len(commands) == 2
+    expected = (
+        "--tracking tensorboard,wandb --wandb-project ablation --wandb-entity lab --wandb-tag v1 --wandb-mode offline"
+    )
+    assert all(expected in command and "visualizer" not in command for command in commands), commands
+    plain = smk.run(tmp_path, "-n", "-p", configfiles=[smk.configs / "tiny.yaml"], check=True).stdout
+    assert "--tracking" not in plain
+    untracked = [line for line in plain.splitlines() if "-m dynrcnn.tools.train" in line]
+    assert [" ".join(c.replace(expected, "").split()) for c in commands] == [" ".join(c.split()) for c in untracked]

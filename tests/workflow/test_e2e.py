@@ -165,8 +165,11 @@ def test_tiny_pipeline_resume_metrics_and_repeatability(tmp_path, smk):
         for arm in (KILLED_ARM, OTHER_ARM)
     }
 
-    # 3. a further invocation has nothing to do
+    # 3. a further invocation has nothing to do, also with tracking switched on (not part of the experiment)
     proc = smk.run(work, "-n", configfiles=[config], check=True)
+    assert "Nothing to be done" in proc.stdout, proc.stdout[-3000:]
+    tracked = smk.write_config(tmp_path / "tracked.yaml", base="tiny.yaml", tracking=dict(backends=["tensorboard"]))
+    proc = smk.run(work, "-n", configfiles=[tracked], check=True)
     assert "Nothing to be done" in proc.stdout, proc.stdout[-3000:]
 
     # 4. the uninterrupted run repeated from scratch on CPU gives identical metrics

@@ -42,6 +42,13 @@ def cfg_options(wildcards):
     return PLAN.cfg_options_args(wildcards.variant)
 
 
+def tracking_args(wildcards, output):
+    """The training's tracking arguments (dynrcnn.tracking). Tracking is not part of the experiment: a param function
+    of the output counts as derived from the files, which Snakemake leaves out of its params rerun trigger, so
+    switching tracking on or off retrains nothing (tests/workflow/test_e2e.py checks it)."""
+    return PLAN.tracking_args
+
+
 def deterministic_flag(wildcards):
     return "--deterministic" if PLAN.config["train"]["deterministic"] else ""
 

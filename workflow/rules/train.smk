@@ -26,6 +26,7 @@ rule train:
         dataset=PLAN.dataset,
         cfg_options=cfg_options,
         deterministic=deterministic_flag,
+        tracking=tracking_args,
         # torchrun starts one process per GPU: the job's threads are shared out among them
         threads_per_process=lambda wildcards, threads, resources: max(1, threads // max(1, resources.gpu)),
     shell:
@@ -42,4 +43,4 @@ rule train:
         "$launch -m dynrcnn.tools.train {input.config} --work-dir {params.work_dir} "
         "--run-dir {params.run_dir} --seed {wildcards.seed} --data-root {params.data_root} "
         "--dataset {params.dataset} --threads {params.threads_per_process} --launcher $launcher "
-        "{params.deterministic} {params.cfg_options} > {log} 2>&1"
+        "{params.deterministic} {params.cfg_options} {params.tracking} > {log} 2>&1"

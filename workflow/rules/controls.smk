@@ -7,6 +7,8 @@ rule static_endpoint:
         endpoint="results/runs/{family}/baseline/static/seed{seed}/endpoint.json",
     log:
         "results/logs/static_endpoint/{family}/seed{seed}.log",
+    conda:
+        "../envs/dynrcnn.yaml"
     params:
         python=PYTHON,
         run=endpoint_source_run,

@@ -340,7 +340,9 @@ def _control_problem(run):
 
 def final_dynamic_values(path):
     """The IoU threshold and SmoothL1 beta a Dynamic R-CNN run ended with, from its ``scalars.json``: those in force
-    after its last logged iteration (that iteration's update when it made one).
+    after its last logged iteration (that iteration's update when it made one). An update in the few unlogged
+    iterations after it (fewer than the logger interval) would not be seen; the families' schedules log their last
+    update.
 
     Args:
         path (str): the run's scalars.json.

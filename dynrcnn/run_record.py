@@ -341,8 +341,8 @@ def _control_problem(run):
 def final_dynamic_values(path):
     """The IoU threshold and SmoothL1 beta a Dynamic R-CNN run ended with, from its ``scalars.json``: those in force
     after its last logged iteration (that iteration's update when it made one). An update in the few unlogged
-    iterations after it (fewer than the logger interval) would not be seen; the families' schedules log their last
-    update.
+    iterations after it (fewer than the logger interval) would not be seen (the synthetic family logs its last
+    iteration: 300 per epoch, logger interval 5).
 
     Args:
         path (str): the run's scalars.json.

@@ -40,6 +40,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/controls.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -24,7 +24,17 @@ from dynrcnn.run_record import IOU_KEYS
 from . import references as R
 from .outputs import NUM_SAMPLE_IMAGES
 from .runs import read_detections
-from .style import ARM_LABELS, ARM_LINESTYLES, ARMS, GT_COLOR, RC_PARAMS, arm_color
+from .style import (
+    ARM_LABELS,
+    ARM_LINESTYLES,
+    ARMS,
+    CONTROL_COLORS,
+    CONTROL_MARKERS,
+    GT_COLOR,
+    RC_PARAMS,
+    arm_color,
+    control_label,
+)
 
 ITERATION_LABEL = "training iteration"
 LOSS_KEYS = ("loss", "loss_cls", "loss_bbox", "loss_rpn_cls", "loss_rpn_bbox")
@@ -184,16 +194,18 @@ def positives_figure(by_arm, dataset):
 
 
 @_styled
-def ap_vs_iou_figure(by_arm, dataset, refs=None):
-    """AP at each IoU threshold 0.50 ... 0.95, per arm (mean ± sample std over seeds).
+def ap_vs_iou_figure(by_arm, dataset, refs=None, controls=None):
+    """AP at each IoU threshold 0.50 ... 0.95, per arm and per control (mean ± sample std over seeds).
 
     Args:
         by_arm (dict[str, list[Run]]): ``default``-variant runs per arm.
         dataset (str): ``synthetic`` or ``coco`` (COCO adds the paper's AP50 ... AP90 points).
         refs (list[Reference], optional): reference numbers.
+        controls (dict[str, list[Run]], optional): control runs per variant (:func:`analysis.tables.control_runs`),
+            drawn beside the arms.
 
     Returns:
-        Figure: one axis, one line per arm with runs.
+        Figure: one axis, one line per arm and per control with runs.
     """
     fig = _new_figure((6, 4))
     ax = fig.subplots()
@@ -216,6 +228,7 @@ def ap_vs_iou_figure(by_arm, dataset, refs=None):
             capsize=2,
             label=f"{ARM_LABELS[arm]} (n={len(rs)})",
         )
+    _draw_controls(ax, thresholds, controls or {})
     if dataset == "coco" and refs:
         for arm in ARMS:
             pts = [
@@ -241,6 +254,26 @@ def ap_vs_iou_figure(by_arm, dataset, refs=None):
     ax.set_xticks(thresholds)
     ax.set_title("AP against IoU threshold" + _title_suffix(dataset))
     return fig
+
+
+def _draw_controls(ax, thresholds, controls):
+    """The controls' AP against IoU (thin lines, their own colours and markers) on the AP-against-IoU axis."""
+    for i, (variant, rs) in enumerate(controls.items()):
+        if not rs:
+            continue
+        values = np.array([[100 * r.metrics[f"AP@{k}"] for k in IOU_KEYS] for r in rs])
+        ax.errorbar(
+            thresholds,
+            values.mean(axis=0),
+            yerr=values.std(axis=0, ddof=1) if len(rs) > 1 else None,
+            color=CONTROL_COLORS[i % len(CONTROL_COLORS)],
+            ls=(0, (1, 1)),
+            marker=CONTROL_MARKERS[i % len(CONTROL_MARKERS)],
+            ms=3.5,
+            lw=1.0,
+            capsize=2,
+            label=f"{control_label(variant)} (n={len(rs)})",
+        )
 
 
 @_styled

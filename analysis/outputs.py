@@ -30,6 +30,13 @@ TABLE_CAPTIONS = {
         "Hyper-parameter sweeps over K_I (iou_topk), K_beta (beta_topk) and C (update interval): AP per "
         'variant and the change against the default; says "no sweep runs" when there are none.'
     ),
+    "controls": (
+        "Controls: the baseline with its SmoothL1 beta, box loss (L1) or IoU threshold fixed for the whole training, "
+        "and the static endpoint (threshold and beta fixed at the values Dynamic R-CNN of the same seed ended with), "
+        "against the baseline and Dynamic R-CNN: AP, AP50 ... AP90 (mean ± sample std over seeds), each control's "
+        "gain over the baseline and difference from Dynamic R-CNN (± standard error), and the paper's statements "
+        'about fixed betas and L1 loss with their status; says "no control runs" when there are none.'
+    ),
     "runs": (
         "Runs included in the report: per arm and variant the seeds (n), GPUs x images per GPU, learning rate, "
         "device, wall time, git commit and config hash; per run its AP, AP50, AP75, APS, APM, APL and AP at "
@@ -53,7 +60,8 @@ FIGURE_CAPTIONS = {
     ),
     "ap_vs_iou": (
         "AP against the IoU threshold of the evaluation (0.50 ... 0.95) for every arm (mean ± sample "
-        "std over seeds): where DLA and DSL help."
+        "std over seeds): where DLA and DSL help. Control runs (the baseline with fixed values), when the config "
+        "trains them, are drawn beside the arms (dotted lines)."
     ),
     "training_curves": (
         "Training losses (running mean of up to 10 logged iterations, at most 5 % of a run) "

@@ -160,3 +160,55 @@ def combined_status(*statuses):
         str
     """
     return "unverified" if "unverified" in statuses else "derived"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A statement of a source that is not a number (e.g. what the paper reports about a setting it tried).
+
+    Args:
+        key (str): short id.
+        source (str): human-readable source.
+        text (str): what the source says, in our words.
+        status (str): one of :data:`STATUSES`.
+        note (str): why the status is what it is.
+    """
+
+    key: str
+    source: str
+    text: str
+    status: str
+    note: str
+
+    @property
+    def mark(self):
+        """str: the status marker printed next to the statement, e.g. ``[u]``."""
+        return STATUS_MARKS[self.status]
+
+    def format(self):
+        """str: ``source: text [mark] (status: note)``, the way a report prints it (never without its status)."""
+        return f"{self.source}: {self.text} {self.mark} ({self.status}: {self.note})."
+
+
+_CONTROLS_NOTE = (
+    "as the project's controls issue summarises the paper; not in shared/reference/dynamic_rcnn_facts.md and not "
+    "checked against the paper's PDF"
+)
+#: The paper's statements about fixed settings of the R-CNN head (the controls table prints them with their status).
+STATEMENTS = (
+    Statement(
+        "fixed_beta",
+        "Paper, on Dynamic SmoothL1",
+        "the authors tried common fixed SmoothL1 betas (0.5 to 2.0; the baseline's is 1.0) and found a smaller beta "
+        "better than the default",
+        "unverified",
+        _CONTROLS_NOTE,
+    ),
+    Statement(
+        "l1_loss",
+        "Paper, on Dynamic SmoothL1",
+        "plain L1 loss in the R-CNN head improves on the SmoothL1 baseline (beta 1.0), but less than DSL",
+        "unverified",
+        _CONTROLS_NOTE,
+    ),
+)

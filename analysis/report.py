@@ -29,7 +29,7 @@ from . import figures as F
 from .outputs import CATEGORIES, FIGURE_CAPTIONS, FIGURE_EXTS, OUTPUTS, TABLE_CAPTIONS, TABLE_EXTS  # noqa: F401
 from .references import load_references
 from .runs import RunOutputError, load_runs
-from .tables import build_tables, default_runs
+from .tables import build_tables, control_runs, default_runs
 
 #: What --out-dir may hold: the report owns the folder and replaces it whole.
 OUT_DIR_ENTRIES = ("tables", "figures")
@@ -117,7 +117,7 @@ def build_report(
     figs = {
         "dynamics_iou_beta": lambda: F.dynamics_figure(by_arm, dataset, refs),
         "positives_per_image": lambda: F.positives_figure(by_arm, dataset),
-        "ap_vs_iou": lambda: F.ap_vs_iou_figure(by_arm, dataset, refs),
+        "ap_vs_iou": lambda: F.ap_vs_iou_figure(by_arm, dataset, refs, controls=control_runs(runs)),
         "training_curves": lambda: F.training_curves_figure(by_arm, dataset, smooth=smooth),
     }
     for k in range(F.NUM_SAMPLE_IMAGES):

@@ -42,7 +42,8 @@ class Run:
 
     Args:
         arm (str): ablation arm.
-        variant (str): ``default`` or ``ki{K_I}-kb{K_beta}-c{C}``.
+        variant (str): ``default``, ``ki{K_I}-kb{K_beta}-c{C}`` or a control (``beta{B}``, ``l1``, ``iou{T}``,
+            ``static``).
         seed (int): random seed.
         path (Path): the run folder.
         family (str): config family.
@@ -54,6 +55,7 @@ class Run:
         train (pd.DataFrame): training scalars, one row per logged iteration, column ``step``.
         val (pd.DataFrame): validation scalars, one row per evaluation, column ``step`` (= epoch).
         detections (dict): epoch -> path of ``epoch_detections/epoch_{N}.bbox.json`` (empty when not given).
+        control (dict | None): a control's fixed values (``run.control`` of metrics.json), None for other runs.
     """
 
     arm: str
@@ -68,6 +70,7 @@ class Run:
     train: pd.DataFrame = field(repr=False)
     val: pd.DataFrame = field(repr=False)
     detections: dict = field(repr=False)
+    control: dict | None = None
 
     @property
     def name(self):
@@ -246,6 +249,7 @@ def load_runs(metrics_files, scalars_files, epoch_detection_dirs=(), family=None
                 train=train,
                 val=val,
                 detections=detections,
+                control=block.get("control"),
             )
         )
     return sorted(runs, key=lambda r: (ARMS.index(r.arm), r.variant != DEFAULT_VARIANT, r.variant, r.seed))

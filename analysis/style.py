@@ -3,11 +3,23 @@
 
 import matplotlib
 
-from dynrcnn.run_record import ARMS
+from dynrcnn.run_record import ARMS, CONTROL_KINDS, parse_control
 
 matplotlib.use("Agg")  # the report runs headless (pipeline jobs, CI)
 
-__all__ = ["ARMS", "ARM_LABELS", "ARM_COLORS", "ARM_LINESTYLES", "GT_COLOR", "RC_PARAMS", "arm_color"]
+__all__ = [
+    "ARMS",
+    "ARM_LABELS",
+    "ARM_COLORS",
+    "ARM_LINESTYLES",
+    "GT_COLOR",
+    "RC_PARAMS",
+    "arm_color",
+    "CONTROL_COLORS",
+    "CONTROL_MARKERS",
+    "control_label",
+    "control_order",
+]
 
 ARM_LABELS = {
     "baseline": "Baseline (Faster R-CNN)",
@@ -59,3 +71,35 @@ def arm_color(arm):
     if arm not in ARM_COLORS:
         raise KeyError(f"unknown arm {arm!r}; expected one of {', '.join(ARMS)}")
     return ARM_COLORS[arm]
+
+
+# Controls (baseline variants with fixed values): drawn in shades between the baseline's grey and black, each with
+# its own marker, so they stay apart from the four arms.
+CONTROL_COLORS = ("#4d4d4d", "#009E73", "#CC79A7", "#56B4E9", "#000000", "#999933", "#882255", "#44AA99")
+CONTROL_MARKERS = ("s", "^", "v", "P", "X", "D", "<", ">")
+
+
+def control_label(variant):
+    """Label of a control run (a baseline variant of :func:`dynrcnn.run_record.parse_control`).
+
+    Args:
+        variant (str): e.g. ``beta0.5``, ``l1``, ``iou0.6``, ``static``.
+
+    Returns:
+        str: e.g. ``"Baseline, β 0.5"``.
+    """
+    control = parse_control(variant)
+    if control is None:
+        raise KeyError(f"{variant!r} is no control variant")
+    return {
+        "beta": lambda: f"Baseline, β {control.get('beta', 0):g}",
+        "l1": lambda: "Baseline, L1 loss",
+        "iou": lambda: f"Baseline, IoU thr. {control.get('iou_thr', 0):g}",
+        "static": lambda: "Baseline, static endpoint",
+    }[control["kind"]]()
+
+
+def control_order(variant):
+    """Sort key of control variants: by kind (:data:`dynrcnn.run_record.CONTROL_KINDS`), then value."""
+    control = parse_control(variant)
+    return (CONTROL_KINDS.index(control["kind"]), control.get("beta", control.get("iou_thr", 0.0)))

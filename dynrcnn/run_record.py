@@ -23,6 +23,7 @@ this module, and reads and writes ``metrics.json`` and ``train_manifest.json`` t
 standard library, so the workflow can use it while it builds the DAG.
 """
 
+import decimal
 import json
 import math
 import os
@@ -39,8 +40,8 @@ DYNAMIC_RCNN_KEY = "model.train_cfg.rcnn.dynamic_rcnn"
 
 #: The variant trained with the family config's own hyper-parameters.
 DEFAULT_VARIANT = "default"
-#: Wildcard pattern of a variant name.
-VARIANT_PATTERN = r"default|ki[0-9]+-kb[0-9]+-c[0-9]+"
+#: Wildcard pattern of a variant name: the default, a sweep point, or a control (see :func:`control_variant`).
+VARIANT_PATTERN = r"default|ki[0-9]+-kb[0-9]+-c[0-9]+|beta[0-9]+\.[0-9]+|l1|iou0\.[0-9]+|static"
 _VARIANT_RE = re.compile(r"ki(?P<iou_topk>[0-9]+)-kb(?P<beta_topk>[0-9]+)-c(?P<update_iter_interval>[0-9]+)")
 
 #: COCOeval's summary metrics, in the order of ``COCOeval.stats[0:6]`` (area ranges at maxDets 100).
@@ -132,17 +133,309 @@ def variant_name(hparams, defaults):
 
 
 def parse_variant(variant):
-    """The hyper-parameters a variant name fixes: a dict for ``ki..-kb..-c..``, None for ``default``.
+    """The hyper-parameters a variant name fixes: a dict for ``ki..-kb..-c..``, None for ``default`` and for a
+    control (which fixes no Dynamic R-CNN hyper-parameter; :func:`parse_control` says what it fixes).
 
     Raises:
         ValueError: for a name that is neither.
     """
-    if variant == DEFAULT_VARIANT:
+    if variant == DEFAULT_VARIANT or parse_control(variant) is not None:
         return None
     match = _VARIANT_RE.fullmatch(variant)
     if not match:
-        raise ValueError(f"variant {variant!r} is neither {DEFAULT_VARIANT!r} nor ki{{K_I}}-kb{{K_beta}}-c{{C}}")
+        raise ValueError(
+            f"variant {variant!r} is neither {DEFAULT_VARIANT!r}, ki{{K_I}}-kb{{K_beta}}-c{{C}} nor a control "
+            f"({CONTROL_NAMES})"
+        )
     return {k: int(v) for k, v in match.groupdict().items()}
+
+
+# ------------------------------------------------------------------------------------------------------- controls
+# A control is a run of the baseline arm with the R-CNN head's IoU threshold or box loss fixed for the whole training
+# (DLA and DSL off): does Dynamic R-CNN gain by its dynamics, or by ending at a higher threshold and a smaller beta?
+#: The arm every control is a run of.
+CONTROL_ARM = "baseline"
+#: The kinds of control and their variant names: a fixed SmoothL1 beta (``beta0.5``), plain L1 loss (``l1``), a fixed
+#: IoU threshold (``iou0.6``), and the static endpoint (``static``): threshold and beta fixed at the values the full
+#: Dynamic R-CNN run of the same seed (:data:`STATIC_SOURCE_ARM`, variant ``default``) ended with.
+CONTROL_KINDS = ("beta", "l1", "iou", "static")
+CONTROL_NAMES = "beta{B}, l1, iou{T}, static"
+L1_VARIANT = "l1"
+STATIC_VARIANT = "static"
+#: The arm whose final threshold and beta a static control trains with.
+STATIC_SOURCE_ARM = "dynamic_rcnn"
+#: Where the R-CNN assigner's thresholds and the R-CNN box loss live in an MMDetection config.
+ASSIGNER_KEY = "model.train_cfg.rcnn.assigner"
+ASSIGNER_THRESHOLDS = ("pos_iou_thr", "neg_iou_thr", "min_pos_iou")
+LOSS_BBOX_KEY = "model.roi_head.bbox_head.loss_bbox"
+SMOOTH_L1 = "SmoothL1Loss"
+L1 = "L1Loss"
+#: The scalars (scalars.json) of a Dynamic R-CNN run's threshold and beta in force, and of their updates.
+IOU_THR_SCALAR = "dynrcnn/iou_thr"
+BETA_SCALAR = "dynrcnn/beta"
+UPDATED_SCALARS = {IOU_THR_SCALAR: "dynrcnn/updated_iou_thr", BETA_SCALAR: "dynrcnn/updated_beta"}
+#: A static control's run-folder file: the full run's final values and the cfg options they make.
+ENDPOINT_FILE = "endpoint.json"
+_CONTROL_RE = re.compile(r"(?P<kind>beta|iou)(?P<value>[0-9]+\.[0-9]+)")
+
+
+def format_value(value):
+    """A float as a variant name spells it: the shortest decimal that reads back as the same float, always with a
+    point and never in exponent notation (``0.5``, ``2.0``, ``0.00001``)."""
+    text = format(decimal.Decimal(repr(float(value))), "f")
+    return text if "." in text else text + ".0"
+
+
+def control_problem(kind, value=None):
+    """What is wrong with a control's value (None when it is usable).
+
+    Args:
+        kind (str): one of :data:`CONTROL_KINDS`.
+        value (float, optional): the beta (``beta``) or the IoU threshold (``iou``).
+
+    Returns:
+        str | None: e.g. ``"an IoU threshold must lie strictly between 0 and 1, not 1.2"``.
+    """
+    if kind not in CONTROL_KINDS:
+        return f"unknown control kind {kind!r} (one of {', '.join(CONTROL_KINDS)})"
+    if kind in ("l1", "static"):
+        return None if value is None else f"a {kind} control takes no value, got {value!r}"
+    if not _number(value):
+        return f"a {kind} control needs a finite number, got {value!r}"
+    if kind == "beta" and value <= 0:
+        return f"a SmoothL1 beta must be positive, not {value!r} (plain L1 loss is the l1 control)"
+    if kind == "iou" and not 0 < value < 1:
+        return f"an IoU threshold must lie strictly between 0 and 1, not {value!r}"
+    return None
+
+
+def control_variant(kind, value=None):
+    """The variant name of a control: ``beta{B}``, ``l1``, ``iou{T}`` or ``static`` (B, T as :func:`format_value`).
+
+    Raises:
+        ValueError: :func:`control_problem`.
+    """
+    problem = control_problem(kind, value)
+    if problem:
+        raise ValueError(problem)
+    return {"l1": L1_VARIANT, "static": STATIC_VARIANT}.get(kind) or f"{kind}{format_value(value)}"
+
+
+def parse_control(variant):
+    """What a control's variant name fixes; None for a variant that is no control.
+
+    Returns:
+        dict | None: ``{"kind": "beta", "beta": 0.5}``, ``{"kind": "l1"}``, ``{"kind": "iou", "iou_thr": 0.6}`` or
+        ``{"kind": "static"}`` (its values come from the full run's :data:`ENDPOINT_FILE`).
+
+    Raises:
+        ValueError: a control name with an unusable value or a non-canonical spelling (``beta0.50``).
+    """
+    if variant in (L1_VARIANT, STATIC_VARIANT):
+        return {"kind": variant}
+    match = _CONTROL_RE.fullmatch(variant)
+    if not match:
+        return None
+    kind, value = match.group("kind"), float(match.group("value"))
+    problem = control_problem(kind, value)
+    if problem:
+        raise ValueError(f"variant {variant!r}: {problem}")
+    if control_variant(kind, value) != variant:
+        raise ValueError(f"variant {variant!r} is spelled {control_variant(kind, value)!r}")
+    return {"kind": kind, "beta" if kind == "beta" else "iou_thr": value}
+
+
+def control_cfg_options(iou_thr=None, beta=None, l1_loss_weight=None):
+    """The mmengine cfg options that fix the R-CNN head's IoU threshold, SmoothL1 beta or box loss.
+
+    Args:
+        iou_thr (float, optional): the assigner's positive, negative and minimum-positive threshold (as Dynamic
+            R-CNN sets them: no ignore zone).
+        beta (float, optional): the SmoothL1 beta.
+        l1_loss_weight (float, optional): replace the box loss by plain L1 loss of this weight.
+
+    Returns:
+        dict: ``{key: value}`` (e.g. ``model.train_cfg.rcnn.assigner.pos_iou_thr: 0.6``).
+    """
+    options = {}
+    if iou_thr is not None:
+        options.update({f"{ASSIGNER_KEY}.{name}": float(iou_thr) for name in ASSIGNER_THRESHOLDS})
+    if beta is not None:
+        options[f"{LOSS_BBOX_KEY}.beta"] = float(beta)
+    if l1_loss_weight is not None:
+        options.update(
+            {
+                f"{LOSS_BBOX_KEY}._delete_": True,
+                f"{LOSS_BBOX_KEY}.type": L1,
+                f"{LOSS_BBOX_KEY}.loss_weight": float(l1_loss_weight),
+            }
+        )
+    return options
+
+
+def control_record(variant, assigner, loss_bbox, endpoint=None):
+    """The ``run.control`` block of a control's metrics.json: the values it trained with, read from its resolved
+    config (and, for the static endpoint, the full run's values it took them from).
+
+    Args:
+        variant (str): the control's variant.
+        assigner (dict): the resolved config's R-CNN assigner (:data:`ASSIGNER_KEY`).
+        loss_bbox (dict): the resolved config's R-CNN box loss (:data:`LOSS_BBOX_KEY`).
+        endpoint (dict, optional): the static control's :func:`read_endpoint` record.
+
+    Returns:
+        dict | None: ``{kind, iou_thr, beta (None for L1 loss), loss[, endpoint]}``; None for a variant that is no
+        control.
+    """
+    control = parse_control(variant)
+    if control is None:
+        return None
+    record = dict(
+        kind=control["kind"],
+        iou_thr=float(assigner["pos_iou_thr"]),
+        beta=float(loss_bbox["beta"]) if loss_bbox.get("type") == SMOOTH_L1 else None,
+        loss=str(loss_bbox.get("type")),
+    )
+    if control["kind"] == "static":
+        if endpoint is None:
+            raise RunRecordError(f"variant {variant!r}: a static control's record needs its {ENDPOINT_FILE}")
+        record["endpoint"] = dict(run=endpoint["run"], step=endpoint["step"], **endpoint["values"])
+    return record
+
+
+def _control_problem(run):
+    """What is wrong with the ``control`` block of a checked ``run`` block (None when fine)."""
+    try:
+        control = parse_control(run["variant"])
+    except ValueError as e:
+        return f"run.{e}"
+    block = run.get("control")
+    if control is None:
+        return None if block is None else f"run.control is set but variant {run['variant']!r} is no control"
+    if run["arm"] != CONTROL_ARM:
+        return f"run.variant {run['variant']!r} is a control, a variant of arm {CONTROL_ARM!r} only, not {run['arm']!r}"
+    if not isinstance(block, dict):
+        return f"run.control is {block!r}, expected an object (a control records the values it trained with)"
+    if block.get("kind") != control["kind"]:
+        return f"run.control.kind is {block.get('kind')!r} but the variant {run['variant']!r} is {control['kind']!r}"
+    if control_problem("iou", block.get("iou_thr")):
+        return f"run.control.iou_thr: {control_problem('iou', block.get('iou_thr'))}"
+    if block.get("loss") not in (SMOOTH_L1, L1):
+        return f"run.control.loss is {block.get('loss')!r}, expected {SMOOTH_L1} or {L1}"
+    if block["loss"] == L1 and block.get("beta") is not None:
+        return f"run.control.beta is {block.get('beta')!r}, expected null with {L1}"
+    if block["loss"] == SMOOTH_L1 and control_problem("beta", block.get("beta")):
+        return f"run.control.beta: {control_problem('beta', block.get('beta'))}"
+    expected = dict(control, loss=L1 if control["kind"] == "l1" else SMOOTH_L1)
+    if control["kind"] == "static":
+        endpoint = block.get("endpoint")
+        if not isinstance(endpoint, dict) or not all(_number(endpoint.get(k)) for k in ("iou_thr", "beta")):
+            return "run.control.endpoint must hold the full run's final iou_thr and beta"
+        expected.update(iou_thr=endpoint["iou_thr"], beta=endpoint["beta"])
+    for key, value in expected.items():
+        if block.get(key) != value:
+            return f"run.control.{key} is {block.get(key)!r} but the variant {run['variant']!r} fixes {value!r}"
+    return None
+
+
+def final_dynamic_values(path):
+    """The IoU threshold and SmoothL1 beta a Dynamic R-CNN run ended with, from its ``scalars.json``: those in force
+    after its last logged iteration (that iteration's update when it made one). An update in the few unlogged
+    iterations after it (fewer than the logger interval) would not be seen (the synthetic family logs its last
+    iteration: 300 per epoch, logger interval 5).
+
+    Args:
+        path (str): the run's scalars.json.
+
+    Returns:
+        tuple[int, dict]: the last logged iteration, ``{"iou_thr": ..., "beta": ...}``.
+
+    Raises:
+        RunRecordError: missing, malformed, or no line with both values (not a run with DLA and DSL).
+    """
+    train, _ = read_scalars(path)
+    line = max(train, key=lambda t: t["step"])
+    values = {}
+    for name, key in (("iou_thr", IOU_THR_SCALAR), ("beta", BETA_SCALAR)):
+        value = line.get(UPDATED_SCALARS[key], line.get(key))
+        if not _number(value):
+            raise RunRecordError(
+                f"{path}: its last training line (step {line['step']}) has no number {key}: not the scalar log of a "
+                f"Dynamic R-CNN run. {SCALARS_FIX}"
+            )
+        values[name] = float(value)
+    return int(line["step"]), values
+
+
+def endpoint_problem(record):
+    """What is wrong with an :data:`ENDPOINT_FILE` record (None when well-formed)."""
+    if not isinstance(record, dict):
+        return f"expected a JSON object, not a {type(record).__name__}"
+    if not isinstance(record.get("run"), str) or not isinstance(record.get("step"), int):
+        return 'no "run" (the full run\'s name) or integer "step"'
+    values = record.get("values")
+    if not isinstance(values, dict) or set(values) != {"iou_thr", "beta"}:
+        return 'no "values" object with exactly iou_thr and beta'
+    for kind, key in (("iou", "iou_thr"), ("beta", "beta")):
+        if control_problem(kind, values[key]):
+            return f"values.{key}: {control_problem(kind, values[key])}"
+    if record.get("cfg_options") != control_cfg_options(iou_thr=values["iou_thr"], beta=values["beta"]):
+        return '"cfg_options" do not fix exactly the recorded values'
+    return None
+
+
+ENDPOINT_FIX = "Delete it so that the pipeline extracts it again from the full run's scalars.json"
+
+
+def write_endpoint(path, scalars, run):
+    """Write a static control's :data:`ENDPOINT_FILE` from the full run's ``scalars.json``, atomically.
+
+    The file holds ``{"run", "scalars", "step", "values": {iou_thr, beta}, "cfg_options": {key: value}}``; the
+    training reads its ``cfg_options`` (``python -m dynrcnn.tools.train --cfg-options-file``).
+
+    Args:
+        path (str): the endpoint file (in the control's run folder).
+        scalars (str): the full run's scalars.json.
+        run (str): the full run's name (:func:`run_name`).
+
+    Returns:
+        dict: the record written.
+    """
+    step, values = final_dynamic_values(scalars)
+    record = dict(run=run, scalars=str(scalars), step=step, values=values, cfg_options=control_cfg_options(**values))
+    problem = endpoint_problem(record)
+    if problem:
+        raise RunRecordError(f"{scalars}: its final values make no usable static control: {problem}")
+    atomic_write_json(path, record)
+    return record
+
+
+def read_endpoint(path):
+    """Read and check a static control's :data:`ENDPOINT_FILE` (see :func:`write_endpoint`).
+
+    Raises:
+        RunRecordError: naming the file, what is wrong and the fix.
+    """
+    record = _load_json(path, ENDPOINT_FIX)
+    problem = endpoint_problem(record)
+    if problem:
+        raise RunRecordError(f"{path}: not a static-endpoint record ({problem}). {ENDPOINT_FIX}")
+    return record
+
+
+def read_cfg_options_file(path):
+    """The ``cfg_options`` object (``{key: value}``) of a JSON file such as :data:`ENDPOINT_FILE`.
+
+    Raises:
+        RunRecordError: missing, not JSON, or no object of keys to numbers, booleans or strings.
+    """
+    record = _load_json(path, 'Give a JSON file with a "cfg_options" object')
+    options = record.get("cfg_options") if isinstance(record, dict) else None
+    if not isinstance(options, dict) or not all(
+        isinstance(k, str) and isinstance(v, (int, float, bool, str)) for k, v in options.items()
+    ):
+        raise RunRecordError(f'{path}: no "cfg_options" object of keys to numbers, booleans or strings')
+    return options
 
 
 def epoch_detections_name(epoch):
@@ -188,7 +481,8 @@ def metrics_problem(record):
 
     A record is ``{"run": {family, arm, variant, seed, dataset, hyperparameters}, "metrics": {AP, AP50, AP75, APS,
     APM, APL, AP_at_iou: {"0.50": ..., ..., "0.95": ...}}, "provenance": {...}}``; metrics are COCOeval fractions
-    in [0, 1], or -1 where COCOeval leaves them undefined.
+    in [0, 1], or -1 where COCOeval leaves them undefined. A control (:func:`parse_control`) also holds
+    ``run.control``, the values it trained with (:func:`control_record`), which must be those its variant fixes.
     """
     if not isinstance(record, dict):
         return f"expected a JSON object, not a {type(record).__name__}"
@@ -214,6 +508,9 @@ def metrics_problem(record):
         return f"run.{e}"
     if fixed and fixed != {k: hyper[k] for k in HYPERPARAMETERS}:
         return f"run.hyperparameters {hyper} do not match the variant {run['variant']!r}"
+    problem = _control_problem(run)
+    if problem:
+        return problem
     for key in SUMMARY_METRICS:
         if not _fraction(metrics.get(key)):
             return f"metrics.{key} is {metrics.get(key)!r}, expected a fraction in [0, 1] or -1 (undefined)"

@@ -8,7 +8,7 @@ naming the key and the fix; the Snakefile turns it into Snakemake's ``WorkflowEr
 import re
 from pathlib import Path
 
-from dynrcnn import families
+from dynrcnn import families, run_record
 from dynrcnn.dynamic_settings import check_dynamic_cfg
 from dynrcnn.families import FAMILY_DATASETS, families_of
 from dynrcnn.run_record import DYNAMIC_RCNN_KEY, HYPERPARAMETERS
@@ -118,6 +118,7 @@ def validate(config, schema=SCHEMA):
     _check_schedule(config)
     _check_sweeps(config)
     _check_cfg_options(config)
+    _check_controls(config)
     return config
 
 
@@ -226,3 +227,37 @@ def _check_dynamic_option(where, name, text):
         check_dynamic_cfg({name: value})
     except ValueError as e:
         raise PipelineConfigError(f"{where}: {e} Fix the value or remove the option") from None
+
+
+def controls_requested(config):
+    """Whether the config asks for any control run (config['controls'])."""
+    controls = config["controls"]
+    return bool(controls["betas"] or controls["l1"] or controls["iou_thresholds"] or controls["static_endpoint"])
+
+
+def _check_controls(config):
+    """Controls need the baseline (and, for the static endpoint, the full arm) and a baseline whose assigner and
+    box loss are the config family's (the values a control fixes; the schema checks the ranges)."""
+    if not controls_requested(config):
+        return
+    arms = config["arms"]
+    if run_record.CONTROL_ARM not in arms:
+        raise PipelineConfigError(
+            f"controls are set but arms has no {run_record.CONTROL_ARM!r}: every control is a run of the baseline with "
+            f"fixed values, compared with it; add {run_record.CONTROL_ARM} to arms or empty controls"
+        )
+    if config["controls"]["static_endpoint"] and run_record.STATIC_SOURCE_ARM not in arms:
+        raise PipelineConfigError(
+            f"controls.static_endpoint is true but arms has no {run_record.STATIC_SOURCE_ARM!r}: the static endpoint "
+            f"takes its threshold and beta from the final values of the {run_record.STATIC_SOURCE_ARM} run of the "
+            f"same seed; add {run_record.STATIC_SOURCE_ARM} to arms or set controls.static_endpoint: false"
+        )
+    for i, option in enumerate(config["train"]["cfg_options"]):
+        key = option.split("=", 1)[0]
+        for owned in (run_record.ASSIGNER_KEY, run_record.LOSS_BBOX_KEY):
+            if key == owned or key.startswith(owned + "."):
+                raise PipelineConfigError(
+                    f"train.cfg_options[{i}] {option!r}: {owned} is what the controls fix, so with controls set it "
+                    "would change the baseline they are compared with (and the controls' own values); remove the "
+                    "option or empty controls"
+                )

@@ -7,7 +7,9 @@ hyper-parameters (only when sweeping) uses mmengine's ``Config``, which imports 
 """
 
 import ast
+import functools
 import itertools
+import math
 import os
 import shlex
 import warnings
@@ -19,7 +21,7 @@ from dynrcnn import families, run_record
 from dynrcnn.run_record import DEFAULT_VARIANT, DYNAMIC_RCNN_KEY, HYPERPARAMETERS
 
 from . import data
-from .config import REPO, PipelineConfigError, validate
+from .config import REPO, PipelineConfigError, controls_requested, validate
 
 #: One training of the pipeline.
 Run = namedtuple("Run", "arm variant seed")
@@ -73,6 +75,7 @@ class Plan:
         self.arm_configs = {arm: self._family_config(arm) for arm in arms}
         self.arm_config_bases = {arm: config_bases(path) for arm, path in self.arm_configs.items()}
         self.runs = self._runs()
+        self.runs += self.control_runs()
         # the report's files relative to its folder, and their categories for `snakemake --report`
         # (analysis.outputs names them; standard library only)
         self.report_outputs = list(OUTPUTS)
@@ -165,11 +168,103 @@ class Plan:
         fixed = run_record.parse_variant(variant)
         if fixed:
             options += [f"{DYNAMIC_RCNN_KEY}.{k}={v}" for k, v in fixed.items()]
+        options += self.control_options(variant)
         if self.config["train"]["max_epochs"]:
             options.append(f"train_cfg.max_epochs={self.config['train']['max_epochs']}")
         if self.config["images_per_gpu"]:
             options.append(f"train_dataloader.batch_size={self.config['images_per_gpu']}")
         return options + list(self.config["train"]["cfg_options"])
+
+    # ------------------------------------------------------------------------------------------------ controls
+    @functools.cached_property
+    def baseline_head(self):
+        """The baseline config's R-CNN assigner and box loss (what a control changes), as plain dicts."""
+        from mmengine.config import Config  # imports neither torch nor mmdet (mmdet:: bases are read as files)
+
+        path = self.arm_configs[run_record.CONTROL_ARM]
+        with warnings.catch_warnings():  # mmengine looks mmdet:: bases up through the deprecated pkg_resources
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+            cfg = Config.fromfile(path, import_custom_modules=False)
+        try:
+            assigner = cfg.model.train_cfg.rcnn.assigner.to_dict()
+            loss = cfg.model.roi_head.bbox_head.loss_bbox.to_dict()
+        except AttributeError:
+            raise PipelineConfigError(
+                f"{path} has no {run_record.ASSIGNER_KEY} or {run_record.LOSS_BBOX_KEY}: cannot set up the controls"
+            ) from None
+        return assigner, loss
+
+    def control_runs(self):
+        """The control runs of config['controls']: the baseline arm's control variants, each once per seed.
+
+        A control equal to the baseline itself (its config's beta, loss or threshold) is not trained twice: the
+        baseline run stands for it (one notice each).
+
+        Returns:
+            list[Run]
+        """
+        if not controls_requested(self.config):
+            return []
+        controls = self.config["controls"]
+        assigner, loss = self.baseline_head
+        baseline = f"configs/{self.family}/{run_record.CONTROL_ARM}.py"
+        smooth_l1 = loss.get("type") == run_record.SMOOTH_L1
+        variants = []
+        for beta in controls["betas"]:
+            if smooth_l1 and float(beta) == float(loss.get("beta", math.nan)):
+                self.notices.append(
+                    f"controls.betas: {run_record.format_value(beta)} is the baseline's own SmoothL1 beta "
+                    f"({baseline}): not trained twice, the baseline run stands for it"
+                )
+            else:
+                variants.append(run_record.control_variant("beta", beta))
+        if controls["l1"]:
+            if loss.get("type") == run_record.L1:
+                self.notices.append(f"controls.l1: the baseline ({baseline}) already uses L1 loss: not trained twice")
+            else:
+                variants.append(run_record.L1_VARIANT)
+        for thr in controls["iou_thresholds"]:
+            if all(float(assigner.get(k, math.nan)) == float(thr) for k in run_record.ASSIGNER_THRESHOLDS):
+                self.notices.append(
+                    f"controls.iou_thresholds: {run_record.format_value(thr)} is the baseline's own IoU threshold "
+                    f"({baseline}): not trained twice, the baseline run stands for it"
+                )
+            else:
+                variants.append(run_record.control_variant("iou", thr))
+        if controls["static_endpoint"]:
+            variants.append(run_record.STATIC_VARIANT)
+        return [Run(run_record.CONTROL_ARM, variant, seed) for variant in variants for seed in self.config["seeds"]]
+
+    def control_options(self, variant):
+        """The cfg options (``key=value``) that fix a control variant's values; none for another variant, and none
+        for the static endpoint, whose values come from its endpoint file (:meth:`control_args`)."""
+        control = run_record.parse_control(variant)
+        if control is None or control["kind"] == "static":
+            return []
+        if control["kind"] == "l1":
+            weight = float(self.baseline_head[1].get("loss_weight", 1.0))
+            options = run_record.control_cfg_options(l1_loss_weight=weight)
+        else:
+            options = run_record.control_cfg_options(iou_thr=control.get("iou_thr"), beta=control.get("beta"))
+        return [f"{key}={value!r}" if isinstance(value, float) else f"{key}={value}" for key, value in options.items()]
+
+    def endpoint_file(self, seed):
+        """A static control's endpoint file (the full run's final values), in its run folder."""
+        run = Run(run_record.CONTROL_ARM, run_record.STATIC_VARIANT, int(seed))
+        return f"{self.run_dir(run)}/{run_record.ENDPOINT_FILE}"
+
+    def endpoint_source(self, seed):
+        """The scalars.json of the full run whose final values the static control of ``seed`` takes."""
+        run = Run(run_record.STATIC_SOURCE_ARM, DEFAULT_VARIANT, int(seed))
+        return f"{self.run_dir(run)}/{run_record.SCALARS_FILE}"
+
+    def control_inputs(self, variant, seed):
+        """What a run's training needs besides its config and data: the static control its endpoint file."""
+        return [self.endpoint_file(seed)] if variant == run_record.STATIC_VARIANT else []
+
+    def control_args(self, variant, seed):
+        """The training's ``--cfg-options-file`` of a static control (its endpoint file), else nothing."""
+        return " ".join(f"--cfg-options-file {shlex.quote(p)}" for p in self.control_inputs(variant, seed))
 
     def cfg_options_args(self, variant):
         """:meth:`cfg_options` as the training's shell arguments (``--cfg-options 'k=v' ...``, or nothing)."""

@@ -38,7 +38,9 @@ def parse_args(argv=None):
     parser.add_argument("--run-dir", required=True, help="run folder holding train_manifest.json and config.py")
     parser.add_argument("--family", required=True)
     parser.add_argument("--arm", required=True, choices=run_record.ARMS)
-    parser.add_argument("--variant", required=True, help="default or ki{K_I}-kb{K_beta}-c{C}")
+    parser.add_argument(
+        "--variant", required=True, help="default, ki{K_I}-kb{K_beta}-c{C} or a control (beta{B}, l1, iou{T}, static)"
+    )
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--dataset", choices=run_record.DATASETS, default="synthetic")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (CPU)")
@@ -59,6 +61,19 @@ def hyperparameters(cfg) -> dict:
         block = block.get(key) if hasattr(block, "get") else None
     block = block or {}
     return {k: block.get(k) for k in run_record.HYPERPARAMETERS}
+
+
+def control(cfg, run_dir, variant) -> dict:
+    """``{"control": ...}``: a control's fixed values as its resolved config has them (a static control's also
+    the full run's values of its endpoint.json); ``{}`` for a run that is no control."""
+    if run_record.parse_control(variant) is None:
+        return {}
+    endpoint = None
+    if variant == run_record.STATIC_VARIANT:
+        endpoint = run_record.read_endpoint(osp.join(run_dir, run_record.ENDPOINT_FILE))
+    rcnn_assigner = cfg.model.train_cfg.rcnn.assigner
+    loss_bbox = cfg.model.roi_head.bbox_head.loss_bbox
+    return dict(control=run_record.control_record(variant, rcnn_assigner, loss_bbox, endpoint))
 
 
 def val_ann_file(cfg) -> str:
@@ -101,6 +116,7 @@ def evaluate(args) -> str:
             seed=args.seed,
             dataset=args.dataset,
             hyperparameters=hyperparameters(cfg),
+            **control(cfg, run_dir, args.variant),
         ),
         metrics=metrics,
         provenance=dict(

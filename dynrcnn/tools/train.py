@@ -4,7 +4,7 @@ folder); resume automatically after a kill.
 Usage (what the Snakemake ``train`` rule runs)::
 
     python -m dynrcnn.tools.train CONFIG --work-dir W --run-dir R --seed S --data-root D \
-        [--dataset synthetic|coco] [--threads N] [--cfg-options k=v ...] [--launcher pytorch] \
+        [--dataset synthetic|coco] [--threads N] [--cfg-options k=v ...] [--cfg-options-file F] [--launcher pytorch] \
         [--tracking tensorboard,wandb [--wandb-project P] [--wandb-entity E] [--wandb-tag T] [--wandb-mode M]]
 
 Arguments -> config -> runner -> train, as in MMDetection's tool:
@@ -31,7 +31,7 @@ import os
 import os.path as osp
 
 from dynrcnn import run_folder, tracking
-from dynrcnn.run_record import DATASET_LAYOUTS
+from dynrcnn.run_record import DATASET_LAYOUTS, RunRecordError, read_cfg_options_file
 
 #: Which split each dataloader reads (the test loader evaluates on val: COCO test-dev has no public labels).
 LOADER_SPLITS = dict(train_dataloader="train", val_dataloader="val", test_dataloader="val")
@@ -61,6 +61,11 @@ def parse_args(argv=None):
         default=None,
         help="override config keys, e.g. model.train_cfg.rcnn.dynamic_rcnn.iou_topk=50",
     )
+    parser.add_argument(
+        "--cfg-options-file",
+        help="JSON file whose cfg_options object ({key: value}) is applied after --cfg-options and recorded with "
+        "them, e.g. a static-endpoint control's endpoint.json",
+    )
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
     tracking.add_arguments(parser)  # --tracking tensorboard,wandb --wandb-*: outside the resolved config
@@ -68,6 +73,11 @@ def parse_args(argv=None):
     problem = input_problem(args)
     if problem:
         parser.error(problem)  # one line on stderr, exit status 2, before anything is read or written
+    if args.cfg_options_file:
+        try:
+            args.cfg_options = {**(args.cfg_options or {}), **read_cfg_options_file(args.cfg_options_file)}
+        except RunRecordError as e:
+            parser.error(f"--cfg-options-file: {e}")
     return args
 
 

@@ -163,6 +163,7 @@ def write_run(
     epochs=2,
     dets_per_image=3,
     undefined_small=False,
+    control=None,
 ):
     """Write one fake run.
 
@@ -182,6 +183,7 @@ def write_run(
         epochs (int): epochs (one validation line and one detection file each).
         dets_per_image (int): detections per image per epoch.
         undefined_small (bool): APS = -1.
+        control (dict, optional): the ``run.control`` block of a control variant (:func:`fake_control`).
 
     Returns:
         Path: the run folder.
@@ -201,6 +203,7 @@ def write_run(
             "seed": seed,
             "dataset": dataset,
             "hyperparameters": hyper,
+            **({"control": control} if control is not None else {}),
         },
         "metrics": fake_metrics(level, undefined_small),
         "provenance": {
@@ -225,6 +228,29 @@ def write_run(
         (epoch_dir / rr.epoch_detections_name(epoch)).write_text(text)
     final.write_text(text)
     return run_dir
+
+
+def fake_control(variant, endpoint=None):
+    """The ``run.control`` block of a control variant as :func:`dynrcnn.run_record.control_record` makes it from a
+    resolved config of the synthetic family (threshold 0.5, SmoothL1 beta 1.0, changed by the variant).
+
+    Args:
+        variant (str): ``beta{B}``, ``l1``, ``iou{T}`` or ``static``.
+        endpoint (tuple[float, float], optional): the static control's (iou_thr, beta).
+
+    Returns:
+        dict
+    """
+    control = rr.parse_control(variant)
+    iou_thr, beta = endpoint if endpoint else (control.get("iou_thr", 0.5), control.get("beta", 1.0))
+    assigner = {name: iou_thr for name in rr.ASSIGNER_THRESHOLDS}
+    loss = (
+        {"type": "L1Loss", "loss_weight": 1.0} if variant == rr.L1_VARIANT else {"type": "SmoothL1Loss", "beta": beta}
+    )
+    record = None
+    if variant == rr.STATIC_VARIANT:
+        record = {"run": "dynamic_rcnn/default/seed0", "step": 200, "values": {"iou_thr": iou_thr, "beta": beta}}
+    return rr.control_record(variant, assigner, loss, record)
 
 
 def run_files(root):

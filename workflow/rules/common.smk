@@ -78,3 +78,22 @@ def report_files(root, wrap=False):
 def epoch_detection_flags(wildcards, input):
     """The report's --epoch-detections (the runs' folders), when the config makes them."""
     return f"--epoch-detections {' '.join(input.epoch_detections)}" if input.epoch_detections else ""
+
+
+def endpoint_source(wildcards):
+    """The full run's scalars.json that a static control's endpoint is read from (same seed)."""
+    return PLAN.endpoint_source(wildcards.seed)
+
+
+def endpoint_source_run(wildcards):
+    return run_record.run_name(run_record.STATIC_SOURCE_ARM, run_record.DEFAULT_VARIANT, wildcards.seed)
+
+
+def control_inputs(wildcards):
+    """A static control's training needs its endpoint file; other runs nothing more."""
+    return PLAN.control_inputs(wildcards.variant, wildcards.seed)
+
+
+def control_flags(wildcards):
+    """A static control's --cfg-options-file (its endpoint file), else nothing."""
+    return PLAN.control_args(wildcards.variant, wildcards.seed)

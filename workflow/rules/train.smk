@@ -6,6 +6,8 @@ rule train:
         config=train_config,
         bases=train_config_bases,
         data=data_input,
+        # a static control's endpoint file (the full run's final values): none for other runs
+        control=control_inputs,
     output:
         manifest="results/runs/{family}/{arm}/{variant}/seed{seed}/train_manifest.json",
         scalars="results/runs/{family}/{arm}/{variant}/seed{seed}/scalars.json",
@@ -27,6 +29,7 @@ rule train:
         cfg_options=cfg_options,
         deterministic=deterministic_flag,
         tracking=tracking_args,
+        control=control_flags,
         # torchrun starts one process per GPU: the job's threads are shared out among them
         threads_per_process=lambda wildcards, threads, resources: max(1, threads // max(1, resources.gpu)),
     shell:
@@ -43,4 +46,4 @@ rule train:
         "$launch -m dynrcnn.tools.train {input.config} --work-dir {params.work_dir} "
         "--run-dir {params.run_dir} --seed {wildcards.seed} --data-root {params.data_root} "
         "--dataset {params.dataset} --threads {params.threads_per_process} --launcher $launcher "
-        "{params.deterministic} {params.cfg_options} {params.tracking} > {log} 2>&1"
+        "{params.deterministic} {params.cfg_options} {params.control} {params.tracking} > {log} 2>&1"

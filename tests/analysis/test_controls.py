@@ -1,0 +1,169 @@
+"""The controls in the report: the controls table (golden, from fake control runs with known levels), "no control
+runs" without them, the controls kept out of the sweeps table, and the AP-against-IoU figure with the controls."""
+
+import io
+
+import matplotlib.colors as mcolors
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import figures as F
+from analysis import report
+from analysis import tables as T
+from analysis.references import STATEMENTS, STATUSES, load_references
+from analysis.runs import load_runs
+from analysis.style import ARM_LABELS, CONTROL_COLORS
+from tests.analysis import fake_runs
+from tests.analysis.fake_runs import report_args, run_files
+
+# AP levels (fractions) per run and seed; every other metric is the level plus a fixed offset (fake_metrics)
+LEVELS = {
+    ("baseline", "default"): {0: 0.30, 1: 0.31, 2: 0.32},
+    ("dynamic_rcnn", "default"): {0: 0.40, 1: 0.41, 2: 0.42},
+    ("baseline", "beta0.5"): {0: 0.33, 1: 0.35, 2: 0.34},
+    ("baseline", "l1"): {0: 0.31},
+    ("baseline", "iou0.6"): {0: 0.29, 1: 0.30, 2: 0.31},
+    ("baseline", "static"): {0: 0.38, 1: 0.38, 2: 0.38},
+}
+#: the static control's (iou_thr, beta) per seed: the full run's of the same seed
+ENDPOINTS = {0: (0.58, 0.3), 1: (0.6, 0.25), 2: (0.59, 0.35)}
+
+
+@pytest.fixture(scope="module")
+def control_tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("controls") / "runs" / "synthetic"
+    for (arm, variant), levels in LEVELS.items():
+        for seed, level in levels.items():
+            control = None
+            if variant != "default":
+                control = fake_runs.fake_control(variant, ENDPOINTS[seed] if variant == "static" else None)
+            fake_runs.write_run(root, arm, seed, level, variant=variant, control=control)
+    # a sweep run: in the sweeps table, not the controls table
+    fake_runs.write_run(
+        root,
+        "dynamic_rcnn",
+        0,
+        0.39,
+        variant="ki50-kb10-c100",
+        hyperparameters={"iou_topk": 50, "beta_topk": 10, "update_iter_interval": 100},
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def runs(control_tree):
+    return load_runs(*run_files(control_tree))
+
+
+@pytest.fixture(scope="module")
+def table(runs):
+    return T.controls_table(runs, load_references(), "synthetic")
+
+
+def md_rows(text):
+    return [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+
+
+def test_runs_carry_their_control_block(runs):
+    static = [r for r in runs if r.variant == "static"]
+    assert [(r.control["iou_thr"], r.control["beta"]) for r in static] == [ENDPOINTS[s] for s in (0, 1, 2)]
+    assert all(r.control is None for r in runs if r.variant == "default")
+
+
+def test_controls_table_rows(table):
+    rows = md_rows(table.to_markdown())
+    assert rows[0] == "| Run | Variant | IoU thr. | β | Box loss | n | AP | AP50 | AP60 | AP70 | AP80 | AP90 |"
+    assert rows[1:6] == [
+        f"| {ARM_LABELS['baseline']} | default | config | config | config | 3 | 31.0 ± 1.0 | 51.0 ± 1.0 | "
+        "47.0 ± 1.0 | 43.0 ± 1.0 | 39.0 ± 1.0 | 35.0 ± 1.0 |",
+        "| Baseline, β 0.5 | beta0.5 | 0.5 | 0.5 | SmoothL1Loss | 3 | 34.0 ± 1.0 | 54.0 ± 1.0 | 50.0 ± 1.0 | "
+        "46.0 ± 1.0 | 42.0 ± 1.0 | 38.0 ± 1.0 |",
+        "| Baseline, L1 loss | l1 | 0.5 | — | L1Loss | 1 | 31.0 | 51.0 | 47.0 | 43.0 | 39.0 | 35.0 |",
+        "| Baseline, IoU thr. 0.6 | iou0.6 | 0.6 | 1 | SmoothL1Loss | 3 | 30.0 ± 1.0 | 50.0 ± 1.0 | 46.0 ± 1.0 | "
+        "42.0 ± 1.0 | 38.0 ± 1.0 | 34.0 ± 1.0 |",
+        "| Baseline, static endpoint | static | 0.590 (0.580–0.600) | 0.300 (0.250–0.350) | SmoothL1Loss | 3 | "
+        "38.0 ± 0.0 | 58.0 ± 0.0 | 54.0 ± 0.0 | 50.0 ± 0.0 | 46.0 ± 0.0 | 42.0 ± 0.0 |",
+    ]
+    assert rows[6].startswith(f"| {ARM_LABELS['dynamic_rcnn']} | default | dynamic | dynamic | SmoothL1Loss | 3 | 41.0")
+
+
+def test_controls_table_gains_and_differences(table):
+    gains, diffs = table.parts
+    assert gains.header == ["Run", "n (run / baseline)", "AP", "AP50", "AP60", "AP70", "AP80", "AP90"]
+    # static: 38 - 31 = +7.0, SE sqrt(0 / 3 + 1 / 3) = 0.6, significant; L1 (n = 1): no spread
+    assert gains.rows[0][:3] == ["Baseline, β 0.5", "3 / 3", "+3.0 ± 0.8 *"]
+    assert gains.rows[1][:3] == ["Baseline, L1 loss", "1 / 3", "+0.0 (n=1)"]
+    assert gains.rows[2][:3] == ["Baseline, IoU thr. 0.6", "3 / 3", "-1.0 ± 0.8"]
+    assert gains.rows[3][:3] == ["Baseline, static endpoint", "3 / 3", "+7.0 ± 0.6 *"]
+    assert gains.rows[4][:3] == [ARM_LABELS["dynamic_rcnn"], "3 / 3", "+10.0 ± 0.8 *"]
+    assert [row[:3] for row in diffs.rows] == [
+        ["Baseline, β 0.5", "3 / 3", "-7.0 ± 0.8 *"],
+        ["Baseline, L1 loss", "1 / 3", "-10.0 (n=1)"],
+        ["Baseline, IoU thr. 0.6", "3 / 3", "-11.0 ± 0.8 *"],
+        ["Baseline, static endpoint", "3 / 3", "-3.0 ± 0.6 *"],
+    ]
+
+
+def test_controls_table_csv(table):
+    df = pd.read_csv(io.StringIO(table.to_csv()))
+    row = df[(df.variant == "static") & (df.metric == "AP90")].iloc[0]
+    assert (row.arm, row.kind, row.n, row.seeds, row["mean"]) == ("baseline", "static", 3, "0,1,2", 42.0)
+    assert row.iou_thr == pytest.approx(0.59) and row.beta == pytest.approx(0.3)
+    assert row.gain_vs_baseline == pytest.approx(7.0) and row.diff_vs_dynamic_rcnn == pytest.approx(-3.0)
+    assert row.se_vs_dynamic_rcnn == pytest.approx((1 / 3) ** 0.5, abs=1e-4)
+    full = df[(df.arm == "dynamic_rcnn") & (df.metric == "AP")].iloc[0]
+    assert full.gain_vs_baseline == pytest.approx(10.0) and pd.isna(full.diff_vs_dynamic_rcnn)
+    assert len(df) == 5 * 6  # four controls and the full model, six metrics
+
+
+def test_paper_statements_are_printed_with_their_status(table):
+    md = table.to_markdown()
+    assert len(STATEMENTS) == 2 and all(s.status in STATUSES for s in STATEMENTS)
+    for statement in STATEMENTS:
+        assert statement.status == "unverified"  # dynamic_rcnn_facts.md does not list them
+        assert f"{statement.text} [u] (unverified: " in md
+    assert "fixed SmoothL1 betas (0.5 to 2.0" in md and "plain L1 loss" in md
+    assert "- Partial seeds: Baseline, L1 loss has n = 1 (seeds 0); missing seeds 1, 2." in md
+
+
+def test_no_control_runs(fixture_tree):
+    table = T.controls_table(load_runs(*run_files(fixture_tree["runs"])), load_references(), "synthetic")
+    assert md_rows(table.to_markdown())[1].startswith("| no control runs | — |")
+    assert table.parts == [] and "No control runs" in table.to_markdown()
+    assert "[u] (unverified" in table.to_markdown()  # the paper's statements, with their status
+
+
+def test_controls_stay_out_of_the_sweeps_table(runs):
+    sweeps = md_rows(T.sweeps_table(runs, load_references(), "synthetic").to_markdown())
+    assert [row.split(" | ")[1] for row in sweeps[1:]] == ["default", "ki50-kb10-c100"]
+
+
+def test_ap_vs_iou_figure_draws_the_controls_beside_the_arms(runs):
+    by_arm = T.default_runs(runs)
+    fig = F.ap_vs_iou_figure(by_arm, "synthetic", controls=T.control_runs(runs))
+    (ax,) = fig.axes
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [
+        f"{ARM_LABELS['baseline']} (n=3)",
+        f"{ARM_LABELS['dynamic_rcnn']} (n=3)",
+        "Baseline, β 0.5 (n=3)",
+        "Baseline, L1 loss (n=1)",
+        "Baseline, IoU thr. 0.6 (n=3)",
+        "Baseline, static endpoint (n=3)",
+    ]
+    static = ax.containers[5].lines[0]
+    expected = 100 * (0.38 + 0.2 - 0.4 * (np.linspace(0.5, 0.95, 10) - 0.5))
+    assert np.allclose(np.asarray(static.get_ydata(), float), expected)
+    assert mcolors.to_hex(static.get_color()) == mcolors.to_hex(CONTROL_COLORS[3])
+    # without controls: the four arms only
+    assert len(F.ap_vs_iou_figure(by_arm, "synthetic").axes[0].containers) == 2
+
+
+def test_report_writes_the_controls_table(control_tree, tmp_path):
+    out = tmp_path / "out"
+    args = report_args(control_tree) + ["--out-dir", str(out), "--family", "synthetic", "--dataset", "synthetic"]
+    assert report.main(args) == 0
+    md = (out / "tables" / "controls.md").read_text(encoding="utf-8")
+    assert md.startswith("## Controls: the baseline with fixed values") and "| Baseline, static endpoint |" in md
+    assert "synthetic" in md.split("| Run |")[0]  # the family and its deviations above the comparison

@@ -119,7 +119,17 @@ def validate(config, schema=SCHEMA):
     _check_sweeps(config)
     _check_cfg_options(config)
     _check_controls(config)
+    _check_processes(config)
     return config
+
+
+def _check_processes(config):
+    gpus, processes = config["gpus_per_job"], config["processes_per_job"]
+    if processes > 1 and gpus:
+        raise PipelineConfigError(
+            f"processes_per_job is {processes} but gpus_per_job is {gpus}: a GPU training runs one process per GPU; "
+            "set processes_per_job: 1 (or gpus_per_job: 0 for a multi-process training on CPU)"
+        )
 
 
 def _check_schema(config, schema):

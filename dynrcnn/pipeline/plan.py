@@ -283,6 +283,11 @@ class Plan:
     def train_resources(self):
         return self._resources("train", self.config["gpus_per_job"])
 
+    @property
+    def train_processes(self):
+        """Processes of one training: one per GPU, or ``processes_per_job`` on CPU (``torchrun`` when > 1)."""
+        return self.config["gpus_per_job"] or self.config["processes_per_job"]
+
     def eval_resources(self):
         return self._resources("eval", min(1, self.config["gpus_per_job"]))
 

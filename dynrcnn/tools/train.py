@@ -174,7 +174,33 @@ def build_config(args):
 
     if args.launcher != "none" and not torch.cuda.is_available():
         cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"  # nccl needs GPUs
+        # DDP of a CPU module takes no device ids (mmengine's default passes [LOCAL_RANK])
+        wrapper = cfg.get("model_wrapper_cfg") or dict(type="MMDistributedDataParallel", broadcast_buffers=False)
+        wrapper["device_ids"] = None
+        cfg.model_wrapper_cfg = wrapper
     return cfg
+
+
+def init_cpu_process_group(launcher: str) -> bool:
+    """Join the ``torchrun`` processes in a gloo process group when CUDA is unavailable.
+
+    mmengine's ``init_dist`` for the ``pytorch`` launcher calls ``torch.cuda.set_device`` first, which fails without
+    CUDA; with the group already initialized here the Runner skips ``init_dist`` and trains with CPU DDP. On a GPU
+    node (CUDA available) nothing is done and mmengine initializes NCCL (or the config's backend) as usual.
+
+    Args:
+        launcher (str): The ``--launcher`` value; only ``pytorch`` (torchrun's environment) is handled.
+
+    Returns:
+        bool: Whether this call initialized the process group.
+    """
+    import torch
+    import torch.distributed as torch_dist
+
+    if launcher != "pytorch" or torch.cuda.is_available() or torch_dist.is_initialized():
+        return False
+    torch_dist.init_process_group(backend="gloo")  # env:// from torchrun: RANK, WORLD_SIZE, MASTER_ADDR/PORT
+    return True
 
 
 def main(argv=None) -> None:
@@ -192,6 +218,7 @@ def main(argv=None) -> None:
     import dynrcnn.engine  # noqa: F401  registers RunWallTimeHook (the configs import it too)
 
     cfg = build_config(args)
+    init_cpu_process_group(args.launcher)
     # Resume from the newest checkpoint of an earlier attempt; otherwise keep the config's own load_from.
     cfg.resume = run_folder.prepare_work_dir(args.work_dir, cfg.pretty_text, log=_log)
     if cfg.resume:

@@ -62,11 +62,17 @@ class Cluster:
         assert out.returncode == 0, f"sbatch refused {args}: {out.stderr}"
         return int(out.stdout.strip().split(";")[0])
 
-    def snakemake(self, workdir, *args):
-        """Run snakemake in ``workdir`` (its own Snakefile, no profile) through this cluster; stdout+stderr merged."""
-        cmd = [
-            *SNAKEMAKE_TIMEOUT,
-            SNAKEMAKE,
+    def snakemake(self, workdir, *args, executor_args=True, timeout_s=600):
+        """Run snakemake in ``workdir`` (its own Snakefile, no profile) through this cluster; stdout+stderr merged.
+
+        Args:
+            workdir (Path): The working directory.
+            *args (str): More snakemake arguments.
+            executor_args (bool): Add the executor, partition, jobs and polling arguments (False: ``args`` give
+                them, e.g. through a profile).
+            timeout_s (int): Wall-clock bound of the run (``timeout -k 10``).
+        """
+        defaults = [
             "--executor",
             "slurm",
             "--default-resources",
@@ -77,8 +83,8 @@ class Cluster:
             "2",
             "--latency-wait",
             "10",
-            *args,
         ]
+        cmd = [*SNAKEMAKE_TIMEOUT[:-1], str(timeout_s), SNAKEMAKE, *(defaults if executor_args else []), *args]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SNAKEMAKE_PROFILE", "SLURM_"))}
         proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         try:

@@ -109,6 +109,11 @@ def _options(*options):
             r"cfg_options\[0\].*Unknown key\(s\) \['iou_thr'\].*Fix the value or remove",
         ),
         (_options(f"{DYNAMIC}.initial_iou=(0.5,1"), r"cfg_options\[0\].*cannot parse the value \(Imbalanced brackets"),
+        (dict(processes_per_job=0), r"^processes_per_job: 0 is less than the minimum of 1"),
+        (
+            dict(processes_per_job=2, gpus_per_job=2),
+            r"^processes_per_job is 2 but gpus_per_job is 2: .*set processes_per_job: 1",
+        ),
     ],
 )
 def test_bad_config_is_one_line_naming_the_key(make_config, override, message):

@@ -95,6 +95,16 @@ def test_gpu_model_is_requested_only_with_gpus(make_config, fake_coco):
     assert "gpu_model" not in build(make_config("default.yaml", resources=resources)).train_resources()
 
 
+def test_training_processes(make_config, fake_coco):
+    """One process per GPU; on CPU processes_per_job (torchrun with gloo when > 1)."""
+    assert build(make_config("tiny.yaml")).train_processes == 1
+    assert build(make_config("tiny.yaml", processes_per_job=2)).train_processes == 2
+    coco = {"name": "coco", "root": str(fake_coco)}
+    assert build(make_config("coco_1x.yaml", dataset=coco)).train_processes == 8
+    plan = build(make_config("tiny.yaml", gpus_per_job=2))
+    assert plan.train_processes == 2 and plan.train_resources()["gpu"] == 2
+
+
 def test_cfg_options_of_a_variant(make_config):
     plan = build(make_config("tiny.yaml", images_per_gpu=4))
     assert plan.cfg_options("ki3-kb4-c5") == [

@@ -44,7 +44,7 @@ def test_default_config_dry_run(tmp_path, smk):
     for arm in ("baseline", "dla", "dsl", "dynamic_rcnn"):
         assert f"results/runs/synthetic/{arm}/default/seed0/metrics.json" in proc.stdout
     # CPU: one process per training, no torchrun, one thread; the GPU-slot launcher runs the command unchanged
-    assert "--nproc-per-node=0" in proc.stdout and "if [ 0 -gt 1 ]" in proc.stdout
+    assert "--nproc-per-node=1" in proc.stdout and "if [ 1 -gt 1 ]" in proc.stdout
     assert _slot_launches(proc.stdout, "train", 0) == (4, 4)
     assert _slot_launches(proc.stdout, "evaluate", 0) == (4, 4)
     assert _slot_launches(proc.stdout, "epoch_detections", 0) == (4, 4)
@@ -333,3 +333,14 @@ def test_tracking_reaches_the_training_command(tmp_path, smk):
     assert "--tracking" not in plain
     untracked = [line for line in plain.splitlines() if "-m dynrcnn.tools.train" in line]
     assert [" ".join(c.replace(expected, "").split()) for c in commands] == [" ".join(c.split()) for c in untracked]
+
+
+def test_cpu_processes_dry_run(tmp_path, smk):
+    """processes_per_job on CPU: torchrun with N processes, the GPUs hidden, the job's threads shared out."""
+    config = smk.write_config(tmp_path / "p.yaml", base="tiny.yaml", processes_per_job=2)
+    proc = smk.run(tmp_path, "-n", "--cores", "4", "--set-threads", "train=4", configfiles=[config], check=True)
+    trainings = [job.split("Shell command:")[1] for job in proc.stdout.split("rule train:")[1:]]
+    assert len(trainings) == 2
+    for shell in trainings:
+        assert "--nproc-per-node=2" in shell and "if [ 2 -gt 1 ]" in shell
+        assert "OMP_NUM_THREADS=2 " in shell and "--threads 2 " in shell and "gpu_slots --gpus 0 " in shell

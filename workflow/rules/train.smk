@@ -30,16 +30,18 @@ rule train:
         deterministic=deterministic_flag,
         tracking=tracking_args,
         control=control_flags,
-        # torchrun starts one process per GPU: the job's threads are shared out among them
-        threads_per_process=lambda wildcards, threads, resources: max(1, threads // max(1, resources.gpu)),
+        # torchrun starts one process per GPU (on CPU: processes_per_job): the job's threads are shared out
+        processes=PLAN.train_processes,
+        threads_per_process=lambda wildcards, threads: max(1, threads // PLAN.train_processes),
     shell:
-        # N > 1 GPUs: one torchrun with N processes (a SLURM job is one srun task). gpu_slots gives the job N GPUs
-        # of its own on a local node (CUDA_VISIBLE_DEVICES; left alone when set, as under SLURM, and with N = 0)
+        # N > 1 GPUs or CPU processes (processes_per_job): one torchrun with N processes (a SLURM job is one srun
+        # task; without CUDA the processes train on CPU with gloo). gpu_slots gives the job its GPUs on a local
+        # node (CUDA_VISIBLE_DEVICES; left alone when set, as under SLURM, and hidden with gpus_per_job 0)
         # and execs the launch, so the job's process is the training itself (signals, kill and resume). Snakemake
         # empties the log of a job it reruns; each attempt's own mmengine log stays in the work dir
         # ({timestamp}/{timestamp}.log).
-        "if [ {resources.gpu} -gt 1 ]; then "
-        "launch='{params.python} -m torch.distributed.run --standalone --nproc-per-node={resources.gpu}'; "
+        "if [ {params.processes} -gt 1 ]; then "
+        "launch='{params.python} -m torch.distributed.run --standalone --nproc-per-node={params.processes}'; "
         "launcher=pytorch; else launch='{params.python}'; launcher=none; fi; "
         "OMP_NUM_THREADS={params.threads_per_process} "
         "{params.python} -m dynrcnn.tools.gpu_slots --gpus {resources.gpu} -- "

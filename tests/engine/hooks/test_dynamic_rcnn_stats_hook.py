@@ -153,3 +153,84 @@ def test_state_not_restored_for_a_new_training(tmp_path):
     make_runner(tmp_path / "b", "b", max_epochs=1, resume=False, load_from=str(tmp_path / "a" / "epoch_1.pth")).train()
     lines = [x for x in read_scalars(tmp_path / "b") if "loss" in x]
     assert [x["dynrcnn/iou_thr"] for x in lines[:3]] == [0.5] * 3
+
+
+class _Logger:
+    def __init__(self):
+        self.warnings = []
+
+    def warning(self, message):
+        self.warnings.append(message)
+
+
+class _Runner:
+    def __init__(self, work_dir="", iteration=0):
+        self.logger, self.work_dir, self.iter = _Logger(), str(work_dir), iteration
+
+
+def _state(value, records):
+    return dict(
+        pos_iou_thr=value,
+        neg_iou_thr=value,
+        min_pos_iou=value,
+        beta=value,
+        iou_history=torch.tensor(records, dtype=torch.float64),
+        beta_history=torch.tensor(records, dtype=torch.float64),
+        pending_iters=len(records),
+        statistics="mmdet",
+    )
+
+
+def _head(sync):
+    head = AblationRoIHead.__new__(AblationRoIHead)
+    head.dynamic_cfg = dict(sync_across_ranks=sync)
+    return head
+
+
+@pytest.mark.parametrize("sync", [False, True])
+def test_each_rank_takes_its_own_state_back(monkeypatch, sync):
+    """A checkpoint of 2 ranks resumed with 2 ranks: rank r gets entry r (the pending records included)."""
+    from dynrcnn.engine.hooks import dynamic_rcnn_stats_hook as module
+
+    loaded = dict(version=2, complete=True, ranks=[{"h": _state(0.5, [0.1])}, {"h": _state(0.6, [0.2])}])
+    monkeypatch.setattr(module, "get_world_size", lambda: 2)
+    for rank in (0, 1):
+        monkeypatch.setattr(module, "get_rank", lambda rank=rank: rank)
+        runner = _Runner()
+        own = module.DynamicRCNNStatsHook._own_state(runner, loaded, {"h": _head(sync)})
+        assert own["h"] is loaded["ranks"][rank]["h"] and not runner.logger.warnings
+
+
+@pytest.mark.parametrize("sync", [False, True])
+def test_another_world_size_keeps_one_copy_of_pending_records_with_sync(monkeypatch, sync):
+    """A checkpoint of 1 rank resumed with 2 ranks: both take rank 0's values; with sync_across_ranks the pending
+    records stay on rank 0 only (the next update gathers them once), with a warning."""
+    from dynrcnn.engine.hooks import dynamic_rcnn_stats_hook as module
+
+    loaded = {"h": _state(0.55, [0.1, 0.2])}  # version 1 (before per-rank states): one process's heads
+    monkeypatch.setattr(module, "get_world_size", lambda: 2)
+    pending = []
+    for rank in (0, 1):
+        monkeypatch.setattr(module, "get_rank", lambda rank=rank: rank)
+        runner = _Runner()
+        own = module.DynamicRCNNStatsHook._own_state(runner, loaded, {"h": _head(sync)})["h"]
+        assert own["pos_iou_thr"] == own["beta"] == 0.55 and own["pending_iters"] == 2
+        assert runner.logger.warnings and "1 rank(s)" in runner.logger.warnings[0]
+        pending.append(own["iou_history"].numel())
+    assert pending == ([2, 0] if sync else [2, 2])
+
+
+def test_rank_log_is_cut_after_the_resumed_iteration(tmp_path, monkeypatch):
+    from dynrcnn.engine.hooks import dynamic_rcnn_stats_hook as module
+
+    monkeypatch.setattr(module, "get_rank", lambda: 1)
+    path = tmp_path / "dynrcnn_rank1.jsonl"
+    path.write_text("".join(json.dumps(dict(iter=i, iou_thr=0.5)) + "\n" for i in range(1, 8)))
+    hook = module.DynamicRCNNStatsHook(rank_log=True)
+    hook._start_rank_log(_Runner(tmp_path, iteration=4))  # resumed at iteration 4: a killed attempt logged 5-7
+    assert [json.loads(line)["iter"] for line in path.read_text().splitlines()] == [1, 2, 3, 4]
+    hook._start_rank_log(_Runner(tmp_path, iteration=0))  # a new training starts an empty log
+    assert path.read_text() == ""
+    monkeypatch.setattr(module, "get_world_size", lambda: 1)
+    module.DynamicRCNNStatsHook()._start_rank_log(_Runner(tmp_path / "none"))  # one process: no log by default
+    assert not (tmp_path / "none").exists()

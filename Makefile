@@ -12,9 +12,12 @@ $(STAMP): scripts/setup_env.sh requirements/pinned.txt pyproject.toml
 
 env: $(STAMP)
 
-# The main job: the whole pipeline on the embedded default (synthetic data, CPU).
+# The main job: the whole pipeline on the embedded default (synthetic data, CPU). CONFIG="A.yaml B.yaml" runs those
+# pipeline configs instead (snakemake --configfile A.yaml B.yaml), checked first so that a missing file or a YAML
+# error is one line naming the file and the line; ARGS="..." adds Snakemake options (e.g. --workflow-profile ...).
 run: $(STAMP)
-	$(VENV)/bin/snakemake --cores all
+	$(if $(CONFIG),@$(PY) -m dynrcnn.pipeline $(CONFIG))
+	$(VENV)/bin/snakemake --cores all $(if $(CONFIG),--configfile $(CONFIG)) $(ARGS)
 
 # Every check: the lint, then the fast unit tests, the slow learning test, the end-to-end pipeline test and the
 # cluster rehearsal (a single-node SLURM cluster; as root, else those tests skip).

@@ -6,6 +6,7 @@
 The config is validated and expanded into its runs by dynrcnn.pipeline (torch-free), once, here.
 """
 
+import os
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -14,7 +15,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "configs/pipeline/default.yaml"
+# The embedded default is read only when no --configfile is given: the files named there are the whole config, every
+# key they leave out takes the schema's default (workflow/schemas/config.schema.yaml).
+if not workflow.overwrite_configfiles:
+
+    configfile: "configs/pipeline/default.yaml"
 
 
 report: "workflow/report/workflow.rst"
@@ -25,8 +30,17 @@ report: "workflow/report/workflow.rst"
 sys.path.insert(0, workflow.basedir)
 try:
     from dynrcnn.pipeline import PipelineConfigError, build
+    from dynrcnn.pipeline.locks import clear_stale_lock
     from dynrcnn.run_record import ARMS, VARIANT_PATTERN
+    from dynrcnn.tools import orphan_guard
 
+    if workflow.is_main_process:  # not in a job's own Snakemake (SLURM, --sdm ...), which inherits the variable
+        # a lock left by a killed Snakemake is cleared when no other one runs here (dynrcnn.pipeline.locks), and
+        # the jobs end if this process does (dynrcnn.tools.orphan_guard)
+        lock_notice = clear_stale_lock(os.getcwd())
+        if lock_notice:
+            print(lock_notice, file=sys.stderr)
+        orphan_guard.export()
     PLAN = build(config, repo=workflow.basedir)
 except PipelineConfigError as e:
     raise WorkflowError(f"Invalid pipeline config: {e}") from None

@@ -28,7 +28,10 @@ Boxes: ``bbox`` is the tight box of the whole (amodal) shape in COCO's
 ``[x, y, w, h]`` pixel-edge convention, exact multiples of 1/4 pixel (shapes are
 rendered 4x supersampled); ``area`` is ``w * h`` so that COCO's small / medium /
 large ranges apply to the boxes. Occluded objects keep at least
-``1 - max_occlusion`` of their pixels visible.
+``1 - max_occlusion`` of their pixels visible. The boxes are checked before
+the dataset is complete (:func:`dynrcnn.data.check_dataset.check_boxes`:
+finite, positive size, inside the image, known category, and none that
+MMDetection would skip).
 
 Determinism: all randomness comes from one ``numpy.random.Generator`` seeded
 with ``seed``; PNGs are written with fixed settings and no metadata and the
@@ -56,6 +59,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw
+
+from dynrcnn.tools import orphan_guard
 
 FORMAT_VERSION = 1
 COMPLETE_MARKER = ".complete"
@@ -464,6 +469,25 @@ def _write_json(path: Path, obj: dict) -> None:
         f.write("\n")
 
 
+def _check_boxes(coco: dict, path: Path) -> None:
+    """The boxes of a generated split, checked as the dataset check checks COCO's (dynrcnn.data.check_dataset), and
+    none that MMDetection would skip: a bad one is a bug of this generator, and no dataset is written."""
+    from dynrcnn.data.check_dataset import BoxError, check_boxes
+
+    try:
+        counts = check_boxes(coco)
+    except BoxError as err:
+        raise SyntheticDatasetError(
+            f"{path}: {err}; the generator made a bad box (a bug of dynrcnn.data.synthetic, nothing was written): "
+            "report it with the command line"
+        ) from None
+    if counts["skipped"]:
+        raise SyntheticDatasetError(
+            f"{path}: annotation ids {counts['skipped_ids']} are boxes MMDetection would skip (under 1 pixel); the "
+            "generator made a degenerate box (a bug of dynrcnn.data.synthetic, nothing was written): report it"
+        )
+
+
 def read_marker(root: os.PathLike) -> dict | None:
     """Return the parameters recorded in ``ROOT/.complete``, or None if ROOT is not complete."""
     marker = Path(root) / COMPLETE_MARKER
@@ -538,6 +562,7 @@ def generate(out: os.PathLike, cfg: SyntheticConfig | None = None, **kwargs) -> 
         for split, num in (("train", cfg.num_train), ("val", cfg.num_val)):
             (partial / split).mkdir()
             coco = _coco_split(rng, cfg, split, num, partial / split, size_probs)
+            _check_boxes(coco, out / "annotations" / f"instances_{split}.json")
             _write_json(partial / "annotations" / f"instances_{split}.json", coco)
         # the marker goes in before the rename: ROOT appears complete in one atomic step
         _write_json(partial / COMPLETE_MARKER, cfg.to_dict())
@@ -580,6 +605,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m dynrcnn.data.synthetic``; exit code 2 on bad input."""
     args = parse_args(argv)
+    orphan_guard.install()
     params = {k: v for k, v in vars(args).items() if k != "out"}
     params["size_probs"] = tuple(params["size_probs"])
     try:

@@ -81,14 +81,55 @@ class PipelineConfigError(ValueError):
 
 def load(*paths):
     """The pipeline config of YAML files, each updating the previous ones key by key (as ``snakemake
-    --configfile A B`` merges them); not yet validated."""
-    import yaml
+    --configfile A B`` merges them); not yet validated.
 
+    Raises:
+        PipelineConfigError: a file is missing or unreadable, is not valid YAML (the message names its line and
+            column) or does not hold a mapping.
+    """
     config = {}
     for path in paths:
-        with open(path, encoding="utf-8") as f:
-            _update(config, yaml.safe_load(f) or {})
+        _update(config, load_file(path))
     return config
+
+
+def load_file(path):
+    """One pipeline config file (a YAML mapping; an empty file is an empty config), or one error line naming the
+    file, the line and the fix.
+
+    Raises:
+        PipelineConfigError: see :func:`load`.
+    """
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise PipelineConfigError(
+            f"{path}: no such config file; check the path (the project's pipeline configs are in configs/pipeline/)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise PipelineConfigError(f"{path}: cannot read the config file ({e}); give a readable YAML file") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())
+        context, start = getattr(e, "context", None), getattr(e, "context_mark", None)
+        if context and start and mark and start.line != mark.line:
+            problem += f", {context} started at line {start.line + 1}"
+        raise PipelineConfigError(
+            f"{path}{where}: not valid YAML ({problem}); fix the syntax there (keys as in "
+            "configs/pipeline/default.yaml: 'key: value', nested keys indented with spaces, lists as [a, b])"
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise PipelineConfigError(
+            f"{path}: holds a {type(data).__name__}, not a mapping of keys; write the config as 'key: value' lines "
+            f"(every key: {SCHEMA_NAME})"
+        )
+    return data
 
 
 def _update(config, overrides):
@@ -271,3 +312,28 @@ def _check_controls(config):
                     "would change the baseline they are compared with (and the controls' own values); remove the "
                     "option or empty controls"
                 )
+
+
+def main(argv=None):
+    """``python -m dynrcnn.pipeline FILE...``: load and validate pipeline config files as ``snakemake
+    --configfile FILE...`` would (``make run CONFIG=...`` runs it first); a problem is one line on stderr, exit 1.
+
+    Args:
+        argv (list[str] | None): the files (default ``sys.argv[1:]``).
+
+    Returns:
+        int: the exit status.
+    """
+    import sys
+
+    paths = sys.argv[1:] if argv is None else list(argv)
+    if not paths or any(p.startswith("-") for p in paths):
+        print("usage: python -m dynrcnn.pipeline FILE... (pipeline config files, merged in order)", file=sys.stderr)
+        return 2
+    try:
+        validate(load(*paths))
+    except PipelineConfigError as e:
+        print(f"Invalid pipeline config: {e}", file=sys.stderr)
+        return 1
+    print(f"{' '.join(paths)}: a valid pipeline config")
+    return 0

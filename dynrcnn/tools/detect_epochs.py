@@ -26,6 +26,7 @@ from dynrcnn import run_record
 from dynrcnn.evaluation import inference
 from dynrcnn.fileio import atomic_copy, replace_dir
 from dynrcnn.run_folder import checked_manifest
+from dynrcnn.tools import orphan_guard
 
 PROG = "python -m dynrcnn.tools.detect_epochs"
 
@@ -80,6 +81,7 @@ def detect_epochs(run_dir, out, max_images=None, log=print):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    orphan_guard.install()  # the job ends with the pipeline that started it
     if args.threads:
         import torch
 

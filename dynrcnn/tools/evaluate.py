@@ -29,6 +29,7 @@ from dynrcnn.evaluation.coco_metrics import evaluate_detections
 from dynrcnn.fileio import atomic_copy
 from dynrcnn.provenance import git_commit, package_versions
 from dynrcnn.run_folder import checked_manifest
+from dynrcnn.tools import orphan_guard
 
 PROG = "python -m dynrcnn.tools.evaluate"
 
@@ -144,6 +145,7 @@ def evaluate(args) -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    orphan_guard.install()  # the job ends with the pipeline that started it
     try:
         evaluate(args)
     except run_record.RunRecordError as e:

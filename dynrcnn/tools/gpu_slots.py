@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 
+from dynrcnn.tools import orphan_guard
+
 PREFIX = "gpu_slots:"
 DEFAULT_LOCK_DIR = os.path.join(tempfile.gettempdir(), "dynrcnn-gpu-locks")
 RETRY_S = 1.0
@@ -159,6 +161,7 @@ def main(argv=None):
             os.chmod(args.lock_dir, 0o1777)  # node-wide: every user's jobs share the GPUs, as in /tmp
         except OSError:
             pass
+    orphan_guard.install()  # a job waiting for GPUs ends with the pipeline that started it (ends at the exec)
     held = wait_for_slots(args.lock_dir, count, args.gpus)
     for fd in held.values():
         os.set_inheritable(fd, True)  # kept open across exec: the locks last as long as the job's process

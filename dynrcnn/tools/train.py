@@ -32,6 +32,7 @@ import os.path as osp
 
 from dynrcnn import run_folder, tracking
 from dynrcnn.run_record import DATASET_LAYOUTS, RunRecordError, read_cfg_options_file
+from dynrcnn.tools import orphan_guard
 
 #: Which split each dataloader reads (the test loader evaluates on val: COCO test-dev has no public labels).
 LOADER_SPLITS = dict(train_dataloader="train", val_dataloader="val", test_dataloader="val")
@@ -205,6 +206,7 @@ def init_cpu_process_group(launcher: str) -> bool:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    orphan_guard.install()  # the job ends with the pipeline that started it
     if args.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # must precede CUDA init
     import torch

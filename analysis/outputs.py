@@ -55,6 +55,10 @@ FIGURE_CAPTIONS = {
         "AP against the IoU threshold of the evaluation (0.50 ... 0.95) for every arm (mean ± sample "
         "std over seeds): where DLA and DSL help."
     ),
+    "ap_per_seed": (
+        "AP of every seed (open dots) and the mean over seeds (bar) per arm, one panel per IoU threshold of the "
+        "evaluation (AP50, AP60, AP70, AP80, AP90): the seed-to-seed spread next to the differences between arms."
+    ),
     "training_curves": (
         "Training losses (running mean of up to 10 logged iterations, at most 5 % of a run) "
         "against iteration and validation bbox AP against epoch, every arm (mean over seeds, band = "
@@ -83,7 +87,7 @@ CATEGORIES = {
             "Sample detections"
             if stem.startswith("sample_")
             else "Accuracy"
-            if stem == "ap_vs_iou"
+            if stem in ("ap_vs_iou", "ap_per_seed")
             else "Training dynamics"
         )
         for stem in FIGURE_CAPTIONS

@@ -118,6 +118,7 @@ def build_report(
         "dynamics_iou_beta": lambda: F.dynamics_figure(by_arm, dataset, refs),
         "positives_per_image": lambda: F.positives_figure(by_arm, dataset),
         "ap_vs_iou": lambda: F.ap_vs_iou_figure(by_arm, dataset, refs),
+        "ap_per_seed": lambda: F.ap_per_seed_figure(by_arm, dataset),
         "training_curves": lambda: F.training_curves_figure(by_arm, dataset, smooth=smooth),
     }
     for k in range(F.NUM_SAMPLE_IMAGES):

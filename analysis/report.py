@@ -126,8 +126,7 @@ def build_report(
         figs[f"sample_detections_{k + 1}"] = lambda image_id=image_id: F.sample_detections_figure(
             by_arm, val_set, image_id, epochs, detections, dataset, score_thr
         )
-    for stem, make in figs.items():
-        written += F.save_figure(make(), out_dir / "figures" / stem)
+    written += F.save_figures(figs, out_dir / "figures")
     rel = {p.relative_to(out_dir).as_posix() for p in written}
     assert rel == set(OUTPUTS), f"written files differ from OUTPUTS: {sorted(rel ^ set(OUTPUTS))}"
     return written, runs

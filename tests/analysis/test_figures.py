@@ -203,6 +203,26 @@ def test_save_figure_writes_png_and_pdf(by_arm, tmp_path):
     assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"
 
 
+def test_save_figures_in_workers_writes_what_a_serial_run_writes(by_arm, tmp_path):
+    makers = {
+        "pos": lambda: F.positives_figure(by_arm, "synthetic"),
+        "seeds": lambda: F.ap_per_seed_figure(by_arm, "synthetic"),
+    }
+    serial = F.save_figures(makers, tmp_path / "serial", jobs=1)
+    parallel = F.save_figures(makers, tmp_path / "parallel", jobs=2)
+    assert [p.name for p in parallel] == [p.name for p in serial] == ["pos.png", "pos.pdf", "seeds.png", "seeds.pdf"]
+    for a, b in zip(serial, parallel):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_save_figures_passes_a_worker_error_on(tmp_path):
+    def broken():
+        raise F.ReportInputError("no val images")
+
+    with pytest.raises(F.ReportInputError, match="no val images"):
+        F.save_figures({"a": broken, "b": broken}, tmp_path, jobs=2)
+
+
 def test_loss_smoothing_is_a_running_mean_capped_by_curve_length(by_arm):
     fig = F.training_curves_figure(by_arm, "synthetic", smooth=10)
     raw = F.curve(by_arm["baseline"], "loss")

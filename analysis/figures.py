@@ -276,6 +276,49 @@ def _draw_controls(ax, thresholds, controls):
         )
 
 
+#: IoU thresholds of the per-seed figure: the paper's ablation columns AP50 ... AP90.
+SEED_FIGURE_IOUS = ("0.50", "0.60", "0.70", "0.80", "0.90")
+
+
+@_styled
+def ap_per_seed_figure(by_arm, dataset):
+    """Every seed's AP and the mean per arm, one panel per IoU threshold (AP50, AP60, AP70, AP80, AP90).
+
+    The seed-to-seed spread is drawn as it is (one dot per run, beside the arm's mean bar), so that a difference
+    between arms can be read against the noise at each threshold.
+
+    Args:
+        by_arm (dict[str, list[Run]]): ``default``-variant runs per arm.
+        dataset (str): ``synthetic`` or ``coco``.
+
+    Returns:
+        Figure: one axis per threshold; in each, per arm with runs a mean marker (a horizontal bar, label
+        ``mean``) and the seeds' points (label ``seeds``), x = the arm's position.
+    """
+    arms = [a for a in ARMS if by_arm.get(a)]
+    fig = _new_figure((2.0 * len(SEED_FIGURE_IOUS) + 0.6, 3.4))
+    axes = fig.subplots(1, len(SEED_FIGURE_IOUS), squeeze=False)[0]
+    for ax, key in zip(axes, SEED_FIGURE_IOUS):
+        ax.set_title(f"AP{round(100 * float(key))}")
+        ax.set_xticks(range(len(arms)), [ARM_LABELS[a].split(" (")[0] for a in arms], rotation=40, ha="right")
+        if not arms:
+            _no_data(ax, "no runs")
+            continue
+        for x, arm in enumerate(arms):
+            rs = sorted(by_arm[arm], key=lambda r: r.seed)
+            values = np.array([100 * r.metrics[f"AP@{key}"] for r in rs])
+            # seeds spread sideways so that equal values stay visible
+            offsets = np.linspace(-0.15, 0.15, len(rs)) if len(rs) > 1 else np.zeros(1)
+            ax.plot(x + offsets, values, ls="none", marker="o", ms=4, mfc="none", color=arm_color(arm), label="seeds")
+            ax.plot([x - 0.3, x + 0.3], [values.mean()] * 2, lw=2.2, color=arm_color(arm), label="mean")
+        ax.set_xlim(-0.6, len(arms) - 0.4)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
+    axes[0].set_ylabel("AP (%)")
+    ns = ", ".join(f"{ARM_LABELS[a].split(' (')[0]} n={len(by_arm[a])}" for a in arms)
+    fig.suptitle(f"AP per seed (dots) and mean (bar) at each IoU threshold{_title_suffix(dataset)}; {ns}")
+    return fig
+
+
 @_styled
 def training_curves_figure(by_arm, dataset, smooth=10):
     """Training losses against iteration and validation AP against epoch, per arm.
@@ -525,8 +568,53 @@ def save_figure(fig, stem):
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     with mpl.rc_context(RC_PARAMS):
-        for p in paths:
+        for i, p in enumerate(paths):
             # Fixed metadata so reruns on the same inputs give the same bytes.
             metadata = {"Software": None} if p.suffix == ".png" else {"CreationDate": None}
             fig.savefig(p, metadata=metadata)
+            if i == 0:
+                # the layout the first file was drawn with serves the second: constrained layout is a good part of
+                # a draw, and the formats share the font metrics
+                fig.set_layout_engine("none")
     return paths
+
+
+_PENDING = {}  # stem -> (make, path stem) of the figures save_figures is rendering (read by forked workers)
+
+
+def _render(stem):
+    make, path = _PENDING[stem]
+    return [str(p) for p in save_figure(make(), path)]
+
+
+def save_figures(makers, folder, jobs=None):
+    """Build and write several figures (:func:`save_figure`), in parallel worker processes where the platform forks.
+
+    Figures are independent and rendering them is most of a report's time; a forked worker inherits the data the
+    makers close over, so nothing is pickled but the file names. The files are the same as a serial run writes.
+
+    Args:
+        makers (dict[str, Callable[[], Figure]]): file stem -> function building the figure.
+        folder (str | Path): output folder.
+        jobs (int, optional): worker processes; default: the CPUs this process may use (at most one per figure).
+            1, or a platform without ``fork``: in this process.
+
+    Returns:
+        list[Path]: the files written, in the order of ``makers``.
+    """
+    import multiprocessing
+    import os
+
+    folder = Path(folder)
+    if jobs is None:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    jobs = max(1, min(jobs, len(makers)))
+    if jobs == 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [p for stem, make in makers.items() for p in save_figure(make(), folder / stem)]
+    _PENDING.clear()
+    _PENDING.update({stem: (make, folder / stem) for stem, make in makers.items()})
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            return [Path(p) for paths in pool.map(_render, list(makers), chunksize=1) for p in paths]
+    finally:
+        _PENDING.clear()

@@ -63,6 +63,10 @@ FIGURE_CAPTIONS = {
         "std over seeds): where DLA and DSL help. Control runs (the baseline with fixed values), when the config "
         "trains them, are drawn beside the arms (dotted lines)."
     ),
+    "ap_per_seed": (
+        "AP of every seed (open dots) and the mean over seeds (bar) per arm, one panel per IoU threshold of the "
+        "evaluation (AP50, AP60, AP70, AP80, AP90): the seed-to-seed spread next to the differences between arms."
+    ),
     "training_curves": (
         "Training losses (running mean of up to 10 logged iterations, at most 5 % of a run) "
         "against iteration and validation bbox AP against epoch, every arm (mean over seeds, band = "
@@ -91,7 +95,7 @@ CATEGORIES = {
             "Sample detections"
             if stem.startswith("sample_")
             else "Accuracy"
-            if stem == "ap_vs_iou"
+            if stem in ("ap_vs_iou", "ap_per_seed")
             else "Training dynamics"
         )
         for stem in FIGURE_CAPTIONS

@@ -118,6 +118,7 @@ def build_report(
         "dynamics_iou_beta": lambda: F.dynamics_figure(by_arm, dataset, refs),
         "positives_per_image": lambda: F.positives_figure(by_arm, dataset),
         "ap_vs_iou": lambda: F.ap_vs_iou_figure(by_arm, dataset, refs, controls=control_runs(runs)),
+        "ap_per_seed": lambda: F.ap_per_seed_figure(by_arm, dataset),
         "training_curves": lambda: F.training_curves_figure(by_arm, dataset, smooth=smooth),
     }
     for k in range(F.NUM_SAMPLE_IMAGES):
@@ -125,8 +126,7 @@ def build_report(
         figs[f"sample_detections_{k + 1}"] = lambda image_id=image_id: F.sample_detections_figure(
             by_arm, val_set, image_id, epochs, detections, dataset, score_thr
         )
-    for stem, make in figs.items():
-        written += F.save_figure(make(), out_dir / "figures" / stem)
+    written += F.save_figures(figs, out_dir / "figures")
     rel = {p.relative_to(out_dir).as_posix() for p in written}
     assert rel == set(OUTPUTS), f"written files differ from OUTPUTS: {sorted(rel ^ set(OUTPUTS))}"
     return written, runs

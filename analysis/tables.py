@@ -738,6 +738,18 @@ def _prov(runs, key, fmt_one=str):
     return ", ".join(values) if values else "?"
 
 
+def _cpu_text(runs):
+    """The training CPUs of ``runs``: "model (torch instruction set)", several joined; "?" for older runs."""
+    values = sorted(
+        {
+            f"{r.provenance['cpu_model']} ({r.provenance.get('cpu_capability') or '?'})"
+            for r in runs
+            if r.provenance.get("cpu_model")
+        }
+    )
+    return ", ".join(values) if values else "?"
+
+
 def runs_table(runs, dataset):
     """The runs read: per arm and variant their seeds, batch, learning rate, device, time, code and config
     versions; per run its metrics. The CSV has one row per run with all of it (the one per-run table).
@@ -757,6 +769,7 @@ def runs_table(runs, dataset):
         "GPUs × img/GPU",
         "lr",
         "Device",
+        "CPU (torch ISA)",
         "Wall time / run (min)",
         "git commit",
         "config sha256",
@@ -781,6 +794,7 @@ def runs_table(runs, dataset):
                 ", ".join(batch),
                 _prov(rs, "lr", lambda v: f"{v:g}" if isinstance(v, (int, float)) else str(v)),
                 _prov(rs, "device"),
+                _cpu_text(rs),
                 wall,
                 commit,
                 sha,
@@ -803,6 +817,8 @@ def runs_table(runs, dataset):
                     images_per_gpu=r.provenance.get("images_per_gpu"),
                     lr=r.provenance.get("lr"),
                     device=r.provenance.get("device"),
+                    cpu_model=r.provenance.get("cpu_model"),
+                    cpu_capability=r.provenance.get("cpu_capability"),
                     wall_time_s=r.provenance.get("wall_time_s"),
                     git_commit=r.provenance.get("git_commit"),
                     config_sha256=r.provenance.get("config_sha256"),
@@ -812,6 +828,9 @@ def runs_table(runs, dataset):
     notes = [
         dataset_note(dataset),
         "One row per arm and variant; several values in a cell mean the seeds differ in that respect.",
+        "CPU: the training machine's CPU model and the instruction set torch's CPU kernels used "
+        "(torch.backends.cpu.get_cpu_capability()); a CPU run gives other numbers for the same seed on another "
+        "CPU type, so numbers compare across machines only as samples of the seed-to-seed spread.",
         "Per-run metrics: COCOeval box AP in percent (pycocotools on the val split, maxDets 100), one row per "
         'run; AP60 ... AP90 are AP at that single IoU threshold; "undef.": COCOeval gives -1 (no ground '
         "truth in that range). The CSV has one row per run: its hyper-parameters, AP, AP50, AP75, APS, APM, "

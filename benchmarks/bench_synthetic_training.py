@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--arm", default="dynamic_rcnn", choices=["baseline", "dla", "dsl", "dynamic_rcnn"])
+    p.add_argument("--config", help="a config file instead of configs/synthetic/ARM.py (e.g. a candidate default)")
     p.add_argument("--data-root", help="existing synthetic dataset (default: generate one)")
     p.add_argument("--work-dir", help="default: a temporary folder")
     p.add_argument("--threads", type=int, default=1, help="torch threads (the pipeline uses 1)")
@@ -100,7 +101,7 @@ def main() -> int:
         print(f"generated the default dataset in {time.perf_counter() - t0:.1f} s")
     work_dir = args.work_dir or str(Path(tmp.name) / "work")
 
-    cfg = Config.fromfile(str(REPO / "configs" / "synthetic" / f"{args.arm}.py"))
+    cfg = Config.fromfile(args.config or str(REPO / "configs" / "synthetic" / f"{args.arm}.py"))
     set_data_paths(cfg, data_root, "synthetic")
     if args.cfg_options:
         action = DictAction(option_strings=[], dest="x")

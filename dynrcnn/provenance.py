@@ -57,3 +57,33 @@ def git_commit(source_dir: str | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{sha}-dirty" if dirty else sha
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``'s first ``model name``; ``platform.processor()`` elsewhere).
+
+    Floating-point results of a CPU run depend on it: another CPU type gives other numbers for the same seed.
+
+    Returns:
+        str: e.g. ``"Intel(R) Xeon(R) Processor @ 2.80GHz"``; ``"unknown"`` when nothing says.
+    """
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Model", "cpu model") and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_provenance() -> dict[str, str]:
+    """What decides a CPU run's floating-point results besides the code and the seed.
+
+    Returns:
+        dict[str, str]: ``cpu_model`` (:func:`cpu_model`) and ``cpu_capability``, the instruction set torch's CPU
+        kernels dispatch to (``torch.backends.cpu.get_cpu_capability()``: ``"AVX2"``, ``"AVX512"``, ...).
+    """
+    import torch
+
+    return dict(cpu_model=cpu_model(), cpu_capability=str(torch.backends.cpu.get_cpu_capability()))

@@ -21,7 +21,7 @@ import time
 
 from dynrcnn import run_record
 from dynrcnn.fileio import atomic_copy, atomic_write_json, atomic_write_text
-from dynrcnn.provenance import sha256_file
+from dynrcnn.provenance import cpu_provenance, sha256_file
 
 #: Files of the work dir kept besides mmengine's.
 RESOLVED_CONFIG_FILE = "resolved_config.py"
@@ -198,6 +198,8 @@ def finalize(run_dir, work_dir, cfg, *, world_size, max_epochs, config, seed, da
         max_epochs=int(max_epochs),
         threads=torch.get_num_threads(),
         wall_time_s=read_wall_time(work_dir),
+        # the machine that made the numbers: a CPU run's results differ between CPU types for the same seed
+        **cpu_provenance(),
     )
     run_record.write_manifest(run_dir, manifest)
     return run_record.read_manifest(run_dir)

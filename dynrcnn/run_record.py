@@ -93,6 +93,8 @@ MANIFEST_KEYS = (
     "max_epochs",
     "threads",
     "wall_time_s",
+    "cpu_model",
+    "cpu_capability",
 )
 #: Manifest keys holding paths, stored relative to the run folder (a copied results tree reads its own files).
 _MANIFEST_PATHS = ("checkpoint", "work_dir")

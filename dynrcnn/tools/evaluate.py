@@ -27,7 +27,7 @@ from dynrcnn import run_record
 from dynrcnn.evaluation import inference
 from dynrcnn.evaluation.coco_metrics import evaluate_detections
 from dynrcnn.fileio import atomic_copy
-from dynrcnn.provenance import git_commit, package_versions
+from dynrcnn.provenance import cpu_provenance, git_commit, package_versions
 from dynrcnn.run_folder import checked_manifest
 from dynrcnn.tools import orphan_guard
 
@@ -132,7 +132,10 @@ def evaluate(args) -> str:
             lr=manifest["lr"],
             base_lr=manifest["base_lr"],
             threads=manifest["threads"],
+            cpu_model=manifest["cpu_model"],
+            cpu_capability=manifest["cpu_capability"],
             eval_device=eval_device,
+            **{f"eval_{k}": v for k, v in cpu_provenance().items()},
             eval_wall_time_s=time.time() - start,
             checkpoint=osp.basename(manifest["checkpoint"]),
         ),

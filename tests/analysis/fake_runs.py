@@ -213,6 +213,8 @@ def write_run(
             "seed": seed,
             "device": "cpu",
             "wall_time_s": 600.0,
+            "cpu_model": "Intel(R) Xeon(R) Processor @ 2.80GHz",
+            "cpu_capability": "AVX2",
             "gpus": 1,
             "images_per_gpu": 2,
             "lr": 0.02,

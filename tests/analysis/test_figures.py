@@ -84,6 +84,31 @@ def test_ap_vs_iou_figure(by_arm):
     assert mcolors.to_hex(data.get_color()) == mcolors.to_hex(ARM_COLORS["baseline"])
 
 
+def test_ap_per_seed_figure(by_arm):
+    fig = F.ap_per_seed_figure(by_arm, "synthetic")
+    assert [ax.get_title() for ax in fig.axes] == ["AP50", "AP60", "AP70", "AP80", "AP90"]
+    assert fig.axes[0].get_ylabel() == "AP (%)"
+    for ax, key in zip(fig.axes, F.SEED_FIGURE_IOUS):
+        seeds = [line for line in ax.lines if line.get_label() == "seeds"]
+        means = [line for line in ax.lines if line.get_label() == "mean"]
+        # one point per run (fixture: 3, 3, 2, 1 seeds) and one mean per arm, in the arm's colour
+        assert [len(line.get_ydata()) for line in seeds] == [3, 3, 2, 1]
+        assert [mcolors.to_hex(line.get_color()) for line in means] == [mcolors.to_hex(ARM_COLORS[a]) for a in ARMS]
+        for arm, pts, mean in zip(ARMS, seeds, means):
+            expected = sorted(100 * r.metrics[f"AP@{key}"] for r in by_arm[arm])
+            assert sorted(pts.get_ydata()) == pytest.approx(expected)
+            assert mean.get_ydata()[0] == pytest.approx(np.mean(expected))
+    # the baseline's seeds differ (fixture levels 0.30, 0.31, 0.32): the spread is drawn, not only the mean
+    baseline = [line for line in fig.axes[0].lines if line.get_label() == "seeds"][0]
+    assert np.ptp(baseline.get_ydata()) == pytest.approx(2.0)
+    assert "n=3" in fig._suptitle.get_text()
+
+
+def test_ap_per_seed_figure_without_runs():
+    fig = F.ap_per_seed_figure({}, "synthetic")
+    assert len(fig.axes) == 5 and not fig.axes[0].lines
+
+
 def test_ap_vs_iou_coco_marks_paper_points_unverified(fixture_tree, refs):
     fig = F.ap_vs_iou_figure(default_runs(load_runs(*run_files(fixture_tree["runs_coco"]))), "coco", refs)
     paper = [label for label in legend_labels(fig.axes[0]) if label.startswith("paper")]
@@ -176,6 +201,26 @@ def test_save_figure_writes_png_and_pdf(by_arm, tmp_path):
     paths = F.save_figure(F.positives_figure(by_arm, "synthetic"), tmp_path / "figures" / "pos")
     assert [p.name for p in paths] == ["pos.png", "pos.pdf"]
     assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"
+
+
+def test_save_figures_in_workers_writes_what_a_serial_run_writes(by_arm, tmp_path):
+    makers = {
+        "pos": lambda: F.positives_figure(by_arm, "synthetic"),
+        "seeds": lambda: F.ap_per_seed_figure(by_arm, "synthetic"),
+    }
+    serial = F.save_figures(makers, tmp_path / "serial", jobs=1)
+    parallel = F.save_figures(makers, tmp_path / "parallel", jobs=2)
+    assert [p.name for p in parallel] == [p.name for p in serial] == ["pos.png", "pos.pdf", "seeds.png", "seeds.pdf"]
+    for a, b in zip(serial, parallel):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_save_figures_passes_a_worker_error_on(tmp_path):
+    def broken():
+        raise F.ReportInputError("no val images")
+
+    with pytest.raises(F.ReportInputError, match="no val images"):
+        F.save_figures({"a": broken, "b": broken}, tmp_path, jobs=2)
 
 
 def test_loss_smoothing_is_a_running_mean_capped_by_curve_length(by_arm):

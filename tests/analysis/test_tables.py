@@ -8,6 +8,7 @@ import pytest
 from analysis import tables as T
 from analysis.references import load_references
 from analysis.runs import load_runs
+from analysis.style import ARM_LABELS
 from tests.analysis.fake_runs import run_files
 
 
@@ -140,7 +141,10 @@ def test_runs_table(tables):
     md = tables["runs"].to_markdown()
     groups, per_run = md.split("### Per-run metrics (AP in %)")
     rows = [line for line in groups.splitlines() if line.startswith("| ") and "---" not in line]
-    assert rows[3] == ("| + DSL only | default | 0,1 | 2 | 1 × 2 | 0.02 | cpu | 10.0 | 0123456789 | ffffffffffff |")
+    assert rows[3] == (
+        "| + DSL only | default | 0,1 | 2 | 1 × 2 | 0.02 | cpu | Intel(R) Xeon(R) Processor @ 2.80GHz (AVX2) | 10.0 | "
+        "0123456789 | ffffffffffff |"
+    )
     assert len(rows) == 1 + 5
     # one row per run with its metrics (fixture: AP = level, AP50 = level + 0.2, APS -1 for dynamic_rcnn, ...)
     rows = [line for line in per_run.splitlines() if line.startswith("| ") and "---" not in line]
@@ -187,6 +191,8 @@ def test_runs_csv_is_the_per_run_table(tables):
         "images_per_gpu",
         "lr",
         "device",
+        "cpu_model",
+        "cpu_capability",
         "wall_time_s",
         "git_commit",
         "config_sha256",
@@ -245,6 +251,21 @@ def test_runs_table_keeps_the_dirty_mark(fixture_tree):
     assert "had uncommitted changes" in md
     clean = T.runs_table(load_runs(*run_files(fixture_tree["runs"])), "synthetic").to_markdown()
     assert "-dirty" not in clean and "uncommitted" not in clean
+
+
+def test_runs_table_names_each_machine(fixture_tree):
+    runs = load_runs(*run_files(fixture_tree["runs"]))
+    for r in runs:
+        if r.arm == "dla" and r.seed == 1:
+            r.provenance.update(cpu_model="AMD EPYC 7B13", cpu_capability="AVX512")
+        if r.arm == "dsl":
+            del r.provenance["cpu_model"]  # a run from before the CPU was recorded
+    table = T.runs_table(runs, "synthetic")
+    rows = {row[0]: row[7] for row in table.rows}
+    assert rows[ARM_LABELS["dla"]] == "AMD EPYC 7B13 (AVX512), Intel(R) Xeon(R) Processor @ 2.80GHz (AVX2)"
+    assert rows[ARM_LABELS["dsl"]] == "?"
+    row = table.data[(table.data.arm == "dla") & (table.data.seed == 1)].iloc[0]
+    assert (row.cpu_model, row.cpu_capability) == ("AMD EPYC 7B13", "AVX512")
 
 
 @pytest.mark.parametrize("family", ["synthetic", "coco_r50_fpn_1x", "coco_r50_fpn_1x_paper"])

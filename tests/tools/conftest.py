@@ -63,6 +63,8 @@ def _make_run(root, with_block=True, epochs=(1, 2)):
             max_epochs=epochs[-1],
             threads=1,
             wall_time_s=12.5,
+            cpu_model="Test CPU @ 1.00GHz",
+            cpu_capability="AVX2",
         ),
     )
     return run, str(ann), str(det_file)

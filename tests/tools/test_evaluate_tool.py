@@ -50,6 +50,9 @@ def test_metrics_json_has_the_contract(tmp_path, make_run):
         assert key in prov, key
     assert prov["seed"] == 3 and prov["wall_time_s"] == 12.5 and prov["config_sha256"] == "ab" * 32
     assert prov["checkpoint"] == "epoch_2.pth" and prov["eval_device"] is None
+    # the machine that made the numbers: the training's CPU (from the manifest) and the evaluation's
+    assert (prov["cpu_model"], prov["cpu_capability"]) == ("Test CPU @ 1.00GHz", "AVX2")
+    assert prov["eval_cpu_model"] and prov["eval_cpu_capability"]
     assert {"torch", "mmdet", "mmcv", "mmengine", "pycocotools", "numpy"} <= set(prov["packages"])
     # the evaluated detections are kept next to the metrics
     assert json.loads((run / "detections" / "final.bbox.json").read_text()) == json.loads(open(dets).read())

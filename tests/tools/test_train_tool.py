@@ -169,6 +169,7 @@ def test_finalize_writes_the_run_folder_with_relative_paths(tmp_path, monkeypatc
     assert stored["epoch_checkpoints"] == {"1": "../../work/r/epoch_1.pth", "2": "../../work/r/epoch_2.pth"}
     assert stored["wall_time_s"] == 3.0 and stored["cfg_options"] == ["train_cfg.max_epochs=2"]
     assert stored["config_sha256"] == run_folder.sha256_file(work / "resolved_config.py")
+    assert stored["cpu_model"] == run_folder.cpu_provenance()["cpu_model"] and stored["cpu_capability"]
     assert "epoch_detections" not in stored
     assert manifest == run_record.read_manifest(str(run))
     assert Path(manifest["checkpoint"]).resolve() == (work / "epoch_2.pth").resolve()

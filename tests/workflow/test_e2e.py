@@ -92,6 +92,10 @@ def _check_metrics(run_dir, ann_file, arm):
         "gpus",
         "images_per_gpu",
         "lr",
+        "cpu_model",
+        "cpu_capability",
+        "eval_cpu_model",
+        "eval_cpu_capability",
     ):
         assert prov[key] is not None or key == "git_commit", key
     assert prov["seed"] == 0 and prov["device"] == "cpu" and prov["wall_time_s"] > 0

@@ -40,7 +40,7 @@ def test_default_config_plan(make_config):
         epoch_detections=[f"{d}/epoch_detections" for d in run_dirs],
     )
     assert plan.report_dir == "results/report/synthetic" and plan.published_report_dir == "reports/synthetic"
-    assert len(plan.report_outputs) == 35 and "tables/runs.csv" in plan.report_outputs
+    assert len(plan.report_outputs) == 37 and "tables/runs.csv" in plan.report_outputs
     assert plan.final_targets == (
         [f"{d}/metrics.json" for d in run_dirs]
         + [f"{d}/epoch_detections" for d in run_dirs]

@@ -76,6 +76,20 @@ def ancestors(pid=None):
     return found
 
 
+def descendants(pid):
+    """The pids below a process (children, grandchildren, ...), read from /proc."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            children.setdefault(parent(int(entry)), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def is_snakemake(argv):
     """Whether a command line runs Snakemake: ``snakemake ...``, ``python .../snakemake ...`` (the console script)
     or ``python -m snakemake ...``."""

@@ -2,8 +2,11 @@
 dry runs) and a snapshot of a folder's files (to show that something was left untouched)."""
 
 import json
+from pathlib import Path
 
 import pytest
+
+PIPELINE_CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "pipeline"
 
 
 def coco_categories():
@@ -40,3 +43,20 @@ def _file_state(root):
 def file_state():
     """``file_state(root)``: every file below ``root`` with its modification time and bytes."""
     return _file_state
+
+
+@pytest.fixture
+def make_config(tmp_path, monkeypatch):
+    """``make_config(base=None, **overrides)``: the config of ``configs/pipeline/{base}`` (none: the schema's
+    defaults only) with top-level keys replaced (as a second --configfile would); the working directory is a scratch
+    folder."""
+    from dynrcnn.pipeline import load
+
+    monkeypatch.chdir(tmp_path)
+
+    def make(base=None, **overrides):
+        config = load(PIPELINE_CONFIGS / base) if base else {}
+        config.update(overrides)
+        return config
+
+    return make

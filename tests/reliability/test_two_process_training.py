@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from dynrcnn import processes
+
 REPO = Path(__file__).resolve().parents[2]
 NUM_VAL = 5
 CFG_OPTIONS = [
@@ -95,26 +97,6 @@ def run_to_end(cmd, log: Path) -> None:
     assert proc.returncode == 0, log.read_text()[-5000:]
 
 
-def _descendants(pid: int) -> list[int]:
-    """The processes below ``pid`` (torchrun starts its workers in sessions of their own: a process-group kill
-    misses them)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -124,7 +106,7 @@ def _alive(pid: int) -> bool:
 
 def _kill_all(proc) -> None:
     """SIGKILL torchrun and every worker at once, as a node failure or a SLURM job kill does; wait until gone."""
-    pids = [proc.pid, *_descendants(proc.pid)]
+    pids = [proc.pid, *processes.descendants(proc.pid)]
     for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)

@@ -1,27 +1,7 @@
-"""Fixtures of the tracking tests: pipeline configs (as tests/pipeline's ``make_config``) and a W&B that never
-touches the network or the home folder."""
-
-from pathlib import Path
+"""Fixtures of the tracking tests: a W&B that never touches the network or the home folder (pipeline configs:
+``make_config`` of tests/conftest.py)."""
 
 import pytest
-
-from dynrcnn.pipeline import load
-
-PIPELINE_CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "pipeline"
-
-
-@pytest.fixture
-def make_config(tmp_path, monkeypatch):
-    """``make_config(base=None, **overrides)``: ``configs/pipeline/{base}`` with top-level keys replaced; the working
-    directory is a scratch folder."""
-    monkeypatch.chdir(tmp_path)
-
-    def make(base=None, **overrides):
-        config = load(PIPELINE_CONFIGS / base) if base else {}
-        config.update(overrides)
-        return config
-
-    return make
 
 
 def _offline_wandb_env(root):

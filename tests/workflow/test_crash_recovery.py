@@ -19,23 +19,9 @@ from dynrcnn.pipeline import locks
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
-def _descendants(pid):
-    """Process ids below ``pid`` (from /proc)."""
-    children = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            children.setdefault(processes.parent(int(entry.name)), []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def _job_pid(snakemake_pid, module):
     """The process of a job of our snakemake that runs ``python -m module`` (None if there is none yet)."""
-    for pid in _descendants(snakemake_pid):
+    for pid in processes.descendants(snakemake_pid):
         try:
             args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
         except OSError:
@@ -75,7 +61,7 @@ def test_a_killed_pipeline_ends_its_jobs_and_reruns_without_unlock(tmp_path, smk
     train_log = work / "results" / "logs" / "train" / "synthetic" / "baseline" / "default" / "seed0.log"
     # the training has installed its guard once it has started logging (mmengine's environment report)
     _wait_for(lambda: train_log.exists() and train_log.stat().st_size > 0, "training log", first, first_log)
-    job_processes = [training, *_descendants(training)]
+    job_processes = [training, *processes.descendants(training)]
     first.send_signal(signal.SIGKILL)
     first.wait()
     assert locks.lock_files(str(work)), "the killed snakemake left no lock: nothing to recover from"

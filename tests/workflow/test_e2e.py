@@ -20,32 +20,15 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from dynrcnn import processes
 from dynrcnn.run_record import HYPERPARAMETERS, IOU_KEYS, SUMMARY_METRICS, epoch_detection_files
 
 KILLED_ARM = "dynamic_rcnn"
 OTHER_ARM = "baseline"
 
 
-def _descendants(pid):
-    """Process ids below ``pid`` (read from /proc; only our own snakemake's children are ever signalled)."""
-    children = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def _training_pid(snakemake_pid, arm):
-    for pid in _descendants(snakemake_pid):
+    for pid in processes.descendants(snakemake_pid):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:

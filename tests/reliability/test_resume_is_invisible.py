@@ -63,16 +63,29 @@ def run_to_end(cmd, log: Path) -> None:
     assert proc.returncode == 0, log.read_text()[-5000:]
 
 
+def _validated(work_dir: Path, epoch: int) -> bool:
+    """Whether an attempt in ``work_dir`` has logged the validation of epoch ``epoch`` (mmengine appends each line
+    to ``{timestamp}/vis_data/scalars.json`` as it logs it)."""
+    for path in work_dir.glob("*/vis_data/scalars.json"):
+        for text in path.read_text().splitlines():
+            try:
+                line = json.loads(text)
+            except ValueError:  # a line being written
+                continue
+            if line.get("step") == epoch and any(k.startswith("coco/") for k in line):
+                return True
+    return False
+
+
 def run_and_kill_after_epoch(cmd, work_dir: Path, epoch: int, log: Path) -> None:
     """Start a training and SIGKILL it as soon as epoch ``epoch`` is checkpointed and validated."""
-    # the validation's detections are copied after its scalars are written, and the validation follows the
-    # checkpoint: waiting for them keeps the epoch's metrics in the killed attempt's log
-    marker = work_dir / "detections" / f"epoch_{epoch}.bbox.json"
+    # the validation follows the checkpoint: waiting for its line in the attempt's scalars keeps the epoch's metrics
+    # in the killed attempt's log
     with open(log, "a") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=out, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 900
-            while not marker.exists():
+            while not _validated(work_dir, epoch):
                 assert proc.poll() is None, f"training ended before epoch {epoch}:\n{log.read_text()[-5000:]}"
                 assert time.monotonic() < deadline, "training too slow"
                 time.sleep(0.02)

@@ -29,6 +29,9 @@ from pathlib import Path
 import pytest
 
 from dynrcnn import processes
+from tests.reliability.test_resume_is_invisible import (
+    checkpoint_differences as single_process_checkpoint_differences,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 NUM_VAL = 5
@@ -189,35 +192,16 @@ def test_rank_zero_writes_and_validation_sees_each_image_once(runs):
     assert "Epoch(val) [2][3/3]" in runs["full"]["log"].read_text()  # both ranks ran 3 batches, one padded
 
 
-def _flat(obj, prefix=""):
-    import torch
-
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _flat(v, f"{prefix}{k}.")
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            yield from _flat(v, f"{prefix}{i}.")
-    elif isinstance(obj, torch.Tensor):
-        yield prefix, obj.double()
-    elif isinstance(obj, (int, float)):
-        yield prefix, torch.tensor(float(obj), dtype=torch.float64)
-
-
 def checkpoint_differences(reference: Path, other: Path) -> dict[str, float]:
-    """Largest absolute difference of the weights, the optimizer state and every rank's dynamic state."""
+    """Largest absolute difference of the weights, the optimizer state and every rank's dynamic state (both ranks'
+    states are in the checkpoint)."""
     import torch
 
     import dynrcnn.compat  # noqa: F401  mmengine checkpoints under torch's safe loader
 
-    a, b = (torch.load(p, map_location="cpu") for p in (reference, other))
-    out = {}
-    for part in ("state_dict", "optimizer", "dynrcnn_state"):
-        fa, fb = dict(_flat(a[part])), dict(_flat(b[part]))
-        assert fa.keys() == fb.keys(), part
-        out[part] = max((float((fa[k] - fb[k]).abs().max()) if fa[k].numel() else 0.0) for k in fa)
-    assert len(a["dynrcnn_state"]["ranks"]) == 2 and a["dynrcnn_state"]["complete"]
-    return out
+    state = torch.load(reference, map_location="cpu")["dynrcnn_state"]
+    assert len(state["ranks"]) == 2 and state["complete"]
+    return single_process_checkpoint_differences(reference, other)
 
 
 def test_killed_and_resumed_two_process_training_is_the_uninterrupted_run(runs):

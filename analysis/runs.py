@@ -182,14 +182,15 @@ def load_runs(metrics_files, scalars_files, epoch_detection_dirs=(), family=None
     """Read and validate exactly the given runs; no folder is scanned for others.
 
     A run is the folder ``.../{arm}/{variant}/seed{seed}`` that holds its ``metrics.json``; its ``scalars.json``
-    and its ``epoch_detections`` folder are matched to it by their parent folder. A run without one of them, or a
-    file of no given run, is an error.
+    and its ``epoch_detections`` folder are matched to it by their parent folder. A run without its scalars, a
+    file of no given run, or (when any ``epoch_detections`` is given) the lowest seed of an arm and variant without
+    its folder is an error: the sample figures draw that seed, the pipeline makes no other seed's.
 
     Args:
         metrics_files (list[str | Path]): one ``metrics.json`` per run.
         scalars_files (list[str | Path]): one ``scalars.json`` per run.
-        epoch_detection_dirs (list[str | Path]): one ``epoch_detections`` folder per run, or none at all (the
-            sample-detection figures then say so).
+        epoch_detection_dirs (list[str | Path]): ``epoch_detections`` folders: at least the lowest seed's of each
+            arm and variant, or none at all (the sample-detection figures then say so).
         family (str, optional): expected ``run.family`` (checked when given).
         dataset (str, optional): expected ``run.dataset`` (checked when given).
 
@@ -215,9 +216,8 @@ def load_runs(metrics_files, scalars_files, epoch_detection_dirs=(), family=None
     for folder, metrics_path in metrics.items():
         arm, variant, seed = parse_run_folder(metrics_path.absolute().parent)
         name = run_name(arm, variant, seed)
-        for option, given in (("--scalars", scalars), ("--epoch-detections", epoch_dirs)):
-            if folder not in given and (given or option == "--scalars"):
-                raise RunOutputError(f"run {name}: {option} has no file of its run folder {metrics_path.parent}")
+        if folder not in scalars:
+            raise RunOutputError(f"run {name}: --scalars has no file of its run folder {metrics_path.parent}")
         expect = dict(arm=arm, variant=variant, seed=seed, family=family, dataset=dataset)
         try:
             record = read_metrics(metrics_path, expect={k: v for k, v in expect.items() if v is not None})
@@ -225,7 +225,7 @@ def load_runs(metrics_files, scalars_files, epoch_detection_dirs=(), family=None
         except RunRecordError as e:
             raise RunOutputError(f"run {name}: {e}") from None
         detections = {}
-        if epoch_dirs:
+        if folder in epoch_dirs:
             if not epoch_dirs[folder].is_dir():
                 _fail(
                     name,
@@ -252,4 +252,17 @@ def load_runs(metrics_files, scalars_files, epoch_detection_dirs=(), family=None
                 control=block.get("control"),
             )
         )
-    return sorted(runs, key=lambda r: (ARMS.index(r.arm), r.variant != DEFAULT_VARIANT, r.variant, r.seed))
+    runs = sorted(runs, key=lambda r: (ARMS.index(r.arm), r.variant != DEFAULT_VARIANT, r.variant, r.seed))
+    if epoch_dirs:
+        # the sample figures draw each arm's lowest seed: the pipeline makes its detections only (other seeds may
+        # have theirs, unused)
+        drawn = {}
+        for run in runs:
+            drawn.setdefault((run.arm, run.variant), run)
+        for run in drawn.values():
+            if run.path.absolute() not in epoch_dirs:
+                raise RunOutputError(
+                    f"run {run.name}: --epoch-detections has no folder of its run folder {run.path} (the sample "
+                    "figures draw the lowest seed of each arm and variant: pass its epoch_detections folder)"
+                )
+    return runs

@@ -16,7 +16,9 @@ What no timer covers is interpreter start-up and small glue.
 
 CPU seconds rather than wall seconds: the machine may be shared, and a run's CPU time hardly moves with the load
 while its wall time does. The estimate of a pipeline's wall time on an idle machine with C cores running C jobs at
-a time is ``data + runs x per-run CPU / C`` (the report comes on top: ``benchmarks/bench_report.py``).
+a time is ``data + (runs x (train + evaluate) + detected runs x epoch detections) / C``, where the detected runs
+are every run before the 3-seed default and the lowest seed of each arm since (the report comes on top:
+``benchmarks/bench_report.py``).
 
     .venv/bin/python benchmarks/profile_synthetic_default.py --side old=1a976ef --side new=worktree
     .venv/bin/python benchmarks/profile_synthetic_default.py --side new=worktree --arm baseline --seed 1 \
@@ -183,7 +185,14 @@ def profile_side(name, ref, args, work):
     out = work / name
     out.mkdir(parents=True, exist_ok=True)
     data = out / "data"
-    result = dict(ref=ref, runs=runs, stages={})
+    # epoch detections: every run before the 3-seed default, the lowest seed of each arm since (the one the
+    # sample figures draw); a tree without Plan.epoch_detection_runs is the former
+    detected = (
+        len(pcfg["arms"])
+        if (tree / "dynrcnn" / "pipeline" / "plan.py").read_text().count("def epoch_detection_runs")
+        else runs
+    )
+    result = dict(ref=ref, runs=runs, detected_runs=detected, stages={})
     cpu, wall, _ = child(
         [PYTHON, "-m", "dynrcnn.data.synthetic", "--out", str(data)]
         + [f"--{k.replace('_', '-')}={v}" for k, v in syn.items()],
@@ -246,8 +255,10 @@ def profile_side(name, ref, args, work):
 def report(results, cores):
     for name, r in results.items():
         per_run = sum(s["cpu"] for s in r["stages"].values())
+        detect = r["stages"].get("detect_epochs", {}).get("cpu", 0.0)
         r["per_run_cpu"] = per_run
-        r["estimated_wall"] = r["data"]["cpu"] + r["runs"] * per_run / cores
+        r["pipeline_cpu"] = r["runs"] * (per_run - detect) + r["detected_runs"] * detect
+        r["estimated_wall"] = r["data"]["cpu"] + r["pipeline_cpu"] / cores
         print(f"\n== {name} ({r['ref']}): {r['runs']} runs; metrics of the profiled run {r['metrics']}")
         print(f"{'stage':<58}{'CPU s':>9}{'share':>8}")
         for tool, s in r["stages"].items():
@@ -258,7 +269,8 @@ def report(results, cores):
         print(f"{'one run (train + evaluate + epoch detections)':<58}{per_run:>9.1f}")
         print(f"{'dataset generation (once)':<58}{r['data']['cpu']:>9.1f}")
         print(
-            f"pipeline estimate: {r['data']['cpu']:.0f} + {r['runs']} x {per_run:.0f} / {cores} cores = "
+            f"pipeline estimate: {r['data']['cpu']:.0f} + ({r['runs']} x {per_run - detect:.0f} + "
+            f"{r['detected_runs']} x {detect:.0f} epoch detections) / {cores} cores = "
             f"{r['estimated_wall']:.0f} s ({r['estimated_wall'] / 60:.1f} min) without the report"
         )
     if len(results) > 1:
@@ -267,7 +279,8 @@ def report(results, cores):
         for name in names[1:]:
             r = results[name]
             print(
-                f"\n{name} / {names[0]}: per run {r['per_run_cpu'] / base['per_run_cpu']:.2f}x, "
+                f"\n{name} / {names[0]}: per run {r['per_run_cpu'] / base['per_run_cpu']:.2f}x "
+                f"(train + evaluate + epoch detections), "
                 f"pipeline {r['estimated_wall'] / base['estimated_wall']:.2f}x"
             )
 

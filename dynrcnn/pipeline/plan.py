@@ -300,9 +300,26 @@ class Plan:
 
     @property
     def epoch_detections(self):
-        """Whether every run gets its per-epoch detections (the report's sample figures); an iteration-based family
-        keeps no epoch checkpoints, so it gets none."""
+        """Whether the report's sample figures get per-epoch detections; an iteration-based family keeps no epoch
+        checkpoints, so it gets none."""
         return self.config["evaluate"]["epoch_detections"] and families.family(self.family).schedule == "epoch"
+
+    @functools.cached_property
+    def epoch_detection_runs(self):
+        """The runs whose per-epoch detections are made: the lowest seed of each arm and variant, the one seed the
+        sample figures draw (the other seeds' six extra inferences each would be drawn by nobody)."""
+        if not self.epoch_detections:
+            return []
+        lowest = {}
+        for run in self.runs:
+            key = (run.arm, run.variant)
+            if key not in lowest or run.seed < lowest[key].seed:
+                lowest[key] = run
+        return [run for run in self.runs if lowest[(run.arm, run.variant)] == run]
+
+    def epoch_detection_dirs(self):
+        """The ``epoch_detections`` folders of :attr:`epoch_detection_runs`."""
+        return [f"{self.run_dir(run)}/{run_record.EPOCH_DETECTIONS_DIR}" for run in self.epoch_detection_runs]
 
     @property
     def epoch_max_images(self):
@@ -352,7 +369,7 @@ class Plan:
         inputs = dict(
             metrics=self.run_files(run_record.METRICS_FILE),
             scalars=self.run_files(run_record.SCALARS_FILE),
-            epoch_detections=self.run_files(run_record.EPOCH_DETECTIONS_DIR) if self.epoch_detections else [],
+            epoch_detections=self.epoch_detection_dirs(),
         )
         return inputs
 
@@ -360,8 +377,7 @@ class Plan:
     def final_targets(self):
         """What ``snakemake`` alone makes: every run's metrics (and per-epoch detections), then the report."""
         targets = self.run_files(run_record.METRICS_FILE)
-        if self.epoch_detections:
-            targets += self.run_files(run_record.EPOCH_DETECTIONS_DIR)
+        targets += self.epoch_detection_dirs()
         if self.report_enabled:
             targets += [f"{self.published_report_dir}/{rel}" for rel in self.report_outputs]
         return targets

@@ -136,10 +136,12 @@ def test_every_run_needs_its_files_and_no_file_is_extra(runs_copy):
         "run baseline/default/seed1: --scalars has no file of its run folder",
         files=(metrics, scalars[:1] + scalars[2:], epochs),
     )
+    dla_seed0 = next(i for i, path in enumerate(epochs) if "/dla/default/seed0/" in str(path))
     _expect_error(
         runs_copy,
-        "run dla/default/seed0: --epoch-detections has no file of its run folder",
-        files=(metrics, scalars, epochs[:3] + epochs[4:]),
+        "run dla/default/seed0: --epoch-detections has no folder of its run folder",
+        "the sample figures draw the lowest seed",
+        files=(metrics, scalars, epochs[:dla_seed0] + epochs[dla_seed0 + 1 :]),
     )
     _expect_error(
         runs_copy, f"--scalars {scalars[0]}: no --metrics file of its run folder", files=(metrics[1:], scalars, [])
@@ -150,6 +152,20 @@ def test_every_run_needs_its_files_and_no_file_is_extra(runs_copy):
         files=(metrics[:-1], scalars[:-1], epochs),
     )
     _expect_error(runs_copy, "are in the same run folder", files=(metrics + metrics[:1], scalars, epochs))
+
+
+def test_epoch_detections_of_the_lowest_seeds_only(runs_copy):
+    """The pipeline makes the per-epoch detections of each arm's and variant's lowest seed only (the seed the sample
+    figures draw): the other runs load without them."""
+    metrics, scalars, epochs = run_files(runs_copy)
+    runs = load_runs(metrics, scalars, epochs)
+    lowest = {}
+    for run in runs:
+        lowest.setdefault((run.arm, run.variant), run.seed)
+    kept = [path for path in epochs if any(f"/{a}/{v}/seed{s}/" in str(path) for (a, v), s in lowest.items())]
+    assert 0 < len(kept) < len(epochs)
+    loaded = load_runs(metrics, scalars, kept)
+    assert {(r.arm, r.variant, r.seed) for r in loaded if r.detections} == {(a, v, s) for (a, v), s in lowest.items()}
 
 
 def test_missing_epoch_detections_folder(runs_copy):

@@ -29,22 +29,23 @@ def _variants(plan, arm):
 
 def test_default_config_plan(make_config):
     plan = build(make_config("default.yaml"))
-    assert plan.runs == [Run(arm, "default", 0) for arm in ARMS]
-    run_dirs = [f"results/runs/synthetic/{arm}/default/seed0" for arm in ARMS]
+    assert plan.runs == [Run(arm, "default", seed) for arm in ARMS for seed in (0, 1, 2)]
+    run_dirs = [f"results/runs/synthetic/{arm}/default/seed{seed}" for arm in ARMS for seed in (0, 1, 2)]
+    # per-epoch detections: the lowest seed of each arm only, the one the sample figures draw
+    detected = [f"results/runs/synthetic/{arm}/default/seed0/epoch_detections" for arm in ARMS]
+    assert plan.epoch_detection_runs == [Run(arm, "default", 0) for arm in ARMS]
     assert plan.data_root == "results/data/synthetic" and plan.data_inputs == ["results/data/synthetic.ready"]
     assert plan.val_annotations == "results/data/synthetic/annotations/instances_val.json"
     assert plan.val_images == "results/data/synthetic/val"
     assert plan.report_inputs == dict(
         metrics=[f"{d}/metrics.json" for d in run_dirs],
         scalars=[f"{d}/scalars.json" for d in run_dirs],
-        epoch_detections=[f"{d}/epoch_detections" for d in run_dirs],
+        epoch_detections=detected,
     )
     assert plan.report_dir == "results/report/synthetic" and plan.published_report_dir == "reports/synthetic"
     assert len(plan.report_outputs) == 37 and "tables/runs.csv" in plan.report_outputs
     assert plan.final_targets == (
-        [f"{d}/metrics.json" for d in run_dirs]
-        + [f"{d}/epoch_detections" for d in run_dirs]
-        + [f"reports/synthetic/{rel}" for rel in plan.report_outputs]
+        [f"{d}/metrics.json" for d in run_dirs] + detected + [f"reports/synthetic/{rel}" for rel in plan.report_outputs]
     )
     assert plan.train_resources() == dict(gpu=0, mem_mb=3000, runtime=30)
     assert plan.eval_resources() == dict(gpu=0, mem_mb=2000, runtime=10)
@@ -63,7 +64,7 @@ def test_runs_left_from_an_earlier_config_are_not_report_inputs(make_config, tmp
         (left / "epoch_detections").mkdir(parents=True)
         for name in ("metrics.json", "scalars.json", "train_manifest.json"):
             (left / name).write_text("{}")
-    plan = build(make_config("default.yaml", arms=["baseline", "dla"]))
+    plan = build(make_config("default.yaml", arms=["baseline", "dla"], seeds=[0]))
     inputs = [path for files in plan.report_inputs.values() for path in files]
     assert len(inputs) == 6 and all("/seed0/" in path for path in inputs)
     assert not [path for path in inputs + plan.final_targets if "seed7" in path or "/dsl/" in path]
@@ -280,4 +281,4 @@ def test_planning_imports_neither_torch_nor_mmdet(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.split("\n")[:2] == ["4 5", "[]"], out.stdout
+    assert out.stdout.split("\n")[:2] == ["12 15", "[]"], out.stdout  # 4 arms x 3 seeds; + 1 sweep point x 3

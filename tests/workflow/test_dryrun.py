@@ -36,26 +36,32 @@ def test_default_config_dry_run(tmp_path, smk):
     # rule environments need not install it (--sdm conda); the training's $launch is that interpreter too
     python = f"env PYTHONPATH={smk.repo} {sys.executable}"
     runs = re.findall(r"(\S+ \S+ \S+) -m (?:dynrcnn|analysis)\.", proc.stdout)
-    assert len(runs) == 1 + 4 * 2 + 4 * 2 + 4 * 2 + 1  # data, train (+ launcher), evaluate and epoch detections
+    # data, train (+ launcher) and evaluate of 4 arms x 3 seeds, epoch detections of each arm's seed 0, report
+    assert len(runs) == 1 + 12 * 2 + 12 * 2 + 4 * 2 + 1
     assert {r.lstrip("(") for r in runs if not r.endswith("$launch")} == {python}  # (+ launcher), report
-    assert proc.stdout.count(f"else launch='{python}'") == 4
+    assert proc.stdout.count(f"else launch='{python}'") == 12
     counts = smk.job_counts(proc.stdout)
-    assert counts == dict(synthetic_data=1, train=4, evaluate=4, epoch_detections=4, report=1, publish_report=1, all=1)
+    assert counts == dict(
+        synthetic_data=1, train=12, evaluate=12, epoch_detections=4, report=1, publish_report=1, all=1
+    )
     for arm in ("baseline", "dla", "dsl", "dynamic_rcnn"):
-        assert f"results/runs/synthetic/{arm}/default/seed0/metrics.json" in proc.stdout
+        for seed in (0, 1, 2):
+            assert f"results/runs/synthetic/{arm}/default/seed{seed}/metrics.json" in proc.stdout
+        assert f"results/runs/synthetic/{arm}/default/seed1/epoch_detections" not in proc.stdout
     # CPU: one process per training, no torchrun, one thread; the GPU-slot launcher runs the command unchanged
     assert "--nproc-per-node=1" in proc.stdout and "if [ 1 -gt 1 ]" in proc.stdout
-    assert _slot_launches(proc.stdout, "train", 0) == (4, 4)
-    assert _slot_launches(proc.stdout, "evaluate", 0) == (4, 4)
+    assert _slot_launches(proc.stdout, "train", 0) == (12, 12)
+    assert _slot_launches(proc.stdout, "evaluate", 0) == (12, 12)
     assert _slot_launches(proc.stdout, "epoch_detections", 0) == (4, 4)
     assert "--max-images 20 --out results/runs/synthetic/dsl/default/seed0/epoch_detections" in proc.stdout
     # the report reads exactly the runs of this config, into results/report/; publish_report copies it to reports/
     report = proc.stdout.split("rule report:")[1].split("Shell command:")[1].splitlines()[0]
     assert "seed7" not in proc.stdout
-    for option in ("--metrics", "--scalars", "--epoch-detections"):
+    for option, seeds in (("--metrics", (0, 1, 2)), ("--scalars", (0, 1, 2)), ("--epoch-detections", (0,))):
         files = report.split(f"{option} ")[1].split(" --")[0].split()
-        assert [f.split("/")[3] for f in files] == ["baseline", "dla", "dsl", "dynamic_rcnn"], option
-        assert all(f.startswith("results/runs/synthetic/") and "/default/seed0/" in f for f in files), option
+        expected = [(arm, f"seed{seed}") for arm in ("baseline", "dla", "dsl", "dynamic_rcnn") for seed in seeds]
+        assert [(f.split("/")[3], f.split("/")[5]) for f in files] == expected, option
+        assert all(f.startswith("results/runs/synthetic/") and "/default/" in f for f in files), option
     assert "--out-dir results/report/synthetic " in report
     publish = proc.stdout.split("rule publish_report:")[1].split("Shell command:")[1].splitlines()[0]
     assert "cp results/report/synthetic/$f reports/synthetic/$f" in publish

@@ -200,7 +200,7 @@ UNMATCHED = (
 )
 
 _SYNTHETIC_DEVIATIONS = (
-    Deviation("dataset", "generated shapes (5 classes, 160 px images), CPU", "COCO 2017, 8 GPUs x 2 images"),
+    Deviation("dataset", "generated shapes (5 classes, 128 px images), CPU", "COCO 2017, 8 GPUs x 2 images"),
     Deviation(
         "model",
         "ResNet-18 at base width 16 from scratch, 64-channel 4-level FPN",

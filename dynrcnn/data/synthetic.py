@@ -41,7 +41,12 @@ the same numpy / Pillow versions).
 Command line::
 
     python -m dynrcnn.data.synthetic --out data/synthetic --num-train 600 \
-        --num-val 100 --image-size 160 --seed 0
+        --num-val 300 --image-size 128 --seed 0
+
+The defaults are the embedded default's dataset. Its 300 val images (~1200 objects) keep the val split's own
+sampling noise small next to the seed-to-seed spread. Objects of at least 16 px, a fifth of them small (COCO's
+< 32^2 area), let the 450-step default reach AP50 ~0.56 for the Dynamic R-CNN arm (measured: 8 px and 40% small
+gave ~0.47, 12 px and 25% small ~0.51; clutter and noise mattered little).
 """
 
 from __future__ import annotations
@@ -114,13 +119,13 @@ class SyntheticConfig:
     """
 
     num_train: int = 600
-    num_val: int = 100
-    image_size: int = 160
+    num_val: int = 300
+    image_size: int = 128
     seed: int = 0
     min_objects: int = 2
     max_objects: int = 6
-    min_object_size: int = 8
-    size_probs: tuple[float, float, float] = (0.4, 0.35, 0.25)
+    min_object_size: int = 16
+    size_probs: tuple[float, float, float] = (0.2, 0.45, 0.35)
     max_occlusion: float = 0.4
     clutter: int = 6
     noise_std: float = 10.0

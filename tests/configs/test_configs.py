@@ -216,7 +216,7 @@ def test_synthetic_smoke_training(tmp_path):
     from dynrcnn.data.synthetic import generate
 
     torch.set_num_threads(1)
-    root = str(generate(tmp_path / "ds", num_train=8, num_val=2, seed=2)) + "/"
+    root = str(generate(tmp_path / "ds", num_train=16, num_val=2, seed=2)) + "/"
     options = [f"{k}={root}" for k in PATH_KEYS if k.endswith("data_root")]
     options += [
         f"val_evaluator.ann_file={root}annotations/instances_val.json",
@@ -232,7 +232,7 @@ def test_synthetic_smoke_training(tmp_path):
     runner.train()
     lines = [json.loads(line) for line in (Path(runner.log_dir) / "vis_data" / "scalars.json").read_text().splitlines()]
     train = [r for r in lines if "loss" in r]
-    assert len(train) == 4  # 8 images, batch 2, logged every iteration
+    assert len(train) == 4  # 16 images, batch 4, logged every iteration
     assert all("dynrcnn/iou_thr" in r and "dynrcnn/beta" in r for r in train)
     assert any("dynrcnn/updated_iou_thr" in r for r in train)
     assert any("coco/bbox_mAP_50" in r for r in lines)

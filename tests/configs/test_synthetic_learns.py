@@ -1,6 +1,6 @@
 """The embedded default learns: a full training of the synthetic Dynamic R-CNN arm.
 
-Slow (3-8 minutes on a 2-core CPU, depending on the load): marked ``slow`` so
+Slow (about 2 minutes on an idle core of a 2-core CPU): marked ``slow`` so
 that the fast unit tests skip it; ``make test`` (and CI) runs it.
 """
 

@@ -1,0 +1,136 @@
+"""Wall time of the whole embedded default, old commit against new, side by side in one run.
+
+For each side (a commit of this repository, cloned afresh as a user would; or ``worktree``, the files as they are
+now, uncommitted changes included, copied; nothing of this checkout's ``results/`` comes along) the script runs
+``snakemake --cores C`` in that tree with this environment's interpreter, as ``make run`` does, and prints the wall
+time, the number of trainings, evaluations and epoch-detection jobs, and the report job's time (from Snakemake's
+log timestamps, to the second). The sides run one after the other, never at once: each has the machine's C cores
+to itself. The ratio new / old is the figure that carries to another machine; the absolute times belong to this
+CPU (printed).
+
+    .venv/bin/python benchmarks/bench_default_pipeline.py --side old=d568d88 --side new=worktree
+    .venv/bin/python benchmarks/bench_default_pipeline.py --side new=worktree --keep /tmp/bench_default
+
+``--keep DIR`` leaves the trees (and their results/ and reports/) in DIR. Prints the tables; asserts nothing.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--side", action="append", help="NAME=REF (a commit, or 'worktree'); default new=worktree")
+    p.add_argument("--cores", type=int, default=os.cpu_count())
+    p.add_argument("--keep", help="keep the trees here (default: a temporary folder)")
+    return p.parse_args()
+
+
+def tree_of(ref, dest):
+    """``ref``'s files in ``dest`` (``worktree``: tracked and untracked, not ignored, files as they are now)."""
+    if ref == "worktree":
+        dest.mkdir(parents=True)
+        files = subprocess.run(
+            ["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            check=True,
+            capture_output=True,
+        ).stdout.split(b"\0")
+        for name in filter(None, (f.decode() for f in files)):
+            if (REPO / name).is_file():
+                (dest / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(REPO / name, dest / name)
+        return
+    # a clean clone at the commit, as a user's: the runs' provenance records its commit
+    subprocess.run(["git", "clone", "--quiet", str(REPO), str(dest)], check=True)
+    subprocess.run(["git", "-C", str(dest), "checkout", "--quiet", ref], check=True)
+
+
+def count_jobs(log_text, rule):
+    return len(re.findall(rf"^(?:local)?rule {rule}:", log_text, flags=re.M))
+
+
+def run_side(name, ref, cores, work):
+    tree = work / name
+    tree_of(ref, tree)
+    env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}")
+    log = work / f"{name}.snakemake.log"
+    print(f"[{name}] {ref}: snakemake --cores {cores} in {tree} ...", flush=True)
+    t0 = time.perf_counter()
+    with open(log, "w") as out:
+        proc = subprocess.run(
+            [str(BIN / "snakemake"), "--cores", str(cores)], cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    wall = time.perf_counter() - t0
+    text = log.read_text()
+    if proc.returncode:
+        sys.exit(f"[{name}] snakemake failed ({proc.returncode}); see {log}")
+    return dict(
+        ref=ref,
+        wall=wall,
+        trainings=count_jobs(text, "train"),
+        evaluations=count_jobs(text, "evaluate"),
+        epoch_detections=count_jobs(text, "epoch_detections"),
+        report=report_seconds(text),
+        log=str(log),
+    )
+
+
+def report_seconds(text):
+    """Seconds from the report job's start to its end, from Snakemake's log timestamps (None if not found).
+
+    Snakemake writes ``[date]`` before each job's ``rule report:`` block and before its ``Finished jobid: N (Rule:
+    report)`` line (``Finished job N.`` in older versions, matched through the job id).
+    """
+    blocks = re.split(r"^\[(\w{3} \w{3} +\d+ [\d:]{8} \d{4})\]$", text, flags=re.M)
+    started = job = None
+    for stamp, body in zip(blocks[1::2], blocks[2::2]):
+        when = time.mktime(time.strptime(stamp, "%a %b %d %H:%M:%S %Y"))
+        if re.search(r"^(?:local)?rule report:", body, re.M):
+            started = when
+            found = re.search(r"jobid: (\d+)", body)
+            job = found.group(1) if found else None
+        elif started is not None and re.search(
+            rf"^Finished job(?:id:)? {job}\b|^Finished jobid: \d+ \(Rule: report\)", body, re.M
+        ):
+            return when - started
+    return None
+
+
+def main():
+    args = parse_args()
+    sides = [s.split("=", 1) for s in (args.side or ["new=worktree"])]
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line), "?")
+    print(f"CPU: {cpu}; {os.cpu_count()} CPUs; load average at start {os.getloadavg()[0]:.2f}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench_default_") as tmp:
+        work = Path(args.keep or tmp)
+        results = {name: run_side(name, ref, args.cores, work) for name, ref in sides}
+    print(
+        f"\n{'side':<8}{'ref':<12}{'trainings':>10}{'evals':>7}{'epoch det.':>11}{'wall (min)':>12}{'report (s)':>12}"
+    )
+    for name, r in results.items():
+        rep = "?" if r["report"] is None else f"{r['report']:.0f}"
+        print(
+            f"{name:<8}{r['ref'][:11]:<12}{r['trainings']:>10}{r['evaluations']:>7}{r['epoch_detections']:>11}"
+            f"{r['wall'] / 60:>12.2f}{rep:>12}"
+        )
+    if len(results) > 1:
+        names = list(results)
+        base = results[names[0]]
+        for name in names[1:]:
+            print(f"{name} / {names[0]}: wall {results[name]['wall'] / base['wall']:.2f}x")
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -203,18 +203,19 @@ _SYNTHETIC_DEVIATIONS = (
     Deviation("dataset", "generated shapes (5 classes, 128 px images), CPU", "COCO 2017, 8 GPUs x 2 images"),
     Deviation(
         "model",
-        "ResNet-18 at base width 16 from scratch, 64-channel 4-level FPN",
+        "ResNet-18 at base width 16 with GroupNorm from scratch, 64-channel 4-level FPN",
         "ImageNet-pretrained ResNet-50, 256-channel FPN",
     ),
     Deviation(
         "proposals and sampling",
-        "300 proposals and 128 sampled RoIs per image",
+        "200 proposals and 64 sampled RoIs per image",
         "1000 proposals (2000 per two-image batch), 512 sampled RoIs",
     ),
-    Deviation("hyper-parameters", "K_I 20, K_beta 6, C 20 (scaled to the above)", "K_I 75, K_beta 10, C 100"),
+    Deviation("hyper-parameters", "K_I 15, K_beta 6, C 10 (scaled to the above)", "K_I 75, K_beta 10, C 100"),
     Deviation(
         "schedule",
-        "6 epochs of 300 iterations, lr 0.02 at 2 images, warm-up 100 iterations from 0.01 x lr, gradient clipping",
+        "3 epochs of 150 iterations, lr 0.02 at 4 images, / 10 for the last epoch, warm-up 50 iterations from "
+        "0.01 x lr, gradient clipping",
         "90k iterations at 16 images, lr 0.02",
     ),
     Deviation(

@@ -120,3 +120,27 @@ def test_update_rewrites_headers_and_readme(tmp_path):
         ).read_text()
     assert (tmp_path / "README.md").read_text() == readme
     assert F.update_files(tmp_path) == []
+
+
+def test_synthetic_deviations_state_the_configs_values():
+    """The synthetic family's deviations (rendered into every comparison table) quote its config's current values:
+    a change of the config that leaves them stale fails here."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(REPO / "configs" / "synthetic" / "_base_.py"), import_custom_modules=False)
+    text = {d.setting: d.ours for d in F.family("synthetic").deviations}
+    dyn = cfg.model.train_cfg.rcnn.dynamic_rcnn
+    steps = cfg.param_scheduler[1]
+    epoch_iters = 600 // cfg.train_dataloader.batch_size  # the default dataset's 600 training images
+    assert f"{cfg.image_size} px images" in text["dataset"]
+    assert cfg.model.backbone.norm_cfg.type == "GN" and "GroupNorm" in text["model"]
+    assert f"{cfg.fpn_channels}-channel" in text["model"]
+    assert f"{cfg.model.train_cfg.rpn_proposal.max_per_img} proposals" in text["proposals and sampling"]
+    assert f"{cfg.model.train_cfg.rcnn.sampler.num} sampled RoIs" in text["proposals and sampling"]
+    hp = f"K_I {dyn.iou_topk}, K_beta {dyn.beta_topk}, C {dyn.update_iter_interval}"
+    assert hp in text["hyper-parameters"]
+    assert f"{cfg.max_epochs} epochs of {epoch_iters} iterations" in text["schedule"]
+    assert f"lr {cfg.optim_wrapper.optimizer.lr:g} at {cfg.train_dataloader.batch_size} images" in text["schedule"]
+    assert steps.milestones == [cfg.max_epochs - 1] and "/ 10 for the last epoch" in text["schedule"]
+    warmup = cfg.param_scheduler[0]
+    assert f"warm-up {warmup.end} iterations from {warmup.start_factor:g} x lr" in text["schedule"]

@@ -36,6 +36,8 @@ from tests.reliability.test_resume_is_invisible import (
 REPO = Path(__file__).resolve().parents[2]
 NUM_VAL = 5
 CFG_OPTIONS = [
+    # 2 images per rank: 16 images make 4 iterations per epoch (the iteration counts asserted below)
+    "train_dataloader.batch_size=2",
     "train_cfg.max_epochs=2",
     "train_cfg.val_interval=1",
     "default_hooks.logger.interval=1",

@@ -315,7 +315,7 @@ def ap_per_seed_figure(by_arm, dataset):
         ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
     axes[0].set_ylabel("AP (%)")
     ns = ", ".join(f"{ARM_LABELS[a].split(' (')[0]} n={len(by_arm[a])}" for a in arms)
-    fig.suptitle(f"AP per seed (dots) and mean (bar) at each IoU threshold{_title_suffix(dataset)}; {ns}")
+    fig.suptitle(f"AP per seed (dots) and mean (bar) at each IoU threshold{_title_suffix(dataset)}\n{ns}")
     return fig
 
 

@@ -109,8 +109,10 @@ def report_seconds(text):
 def main():
     args = parse_args()
     sides = [s.split("=", 1) for s in (args.side or ["new=worktree"])]
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line), "?")
-    print(f"CPU: {cpu}; {os.cpu_count()} CPUs; load average at start {os.getloadavg()[0]:.2f}", flush=True)
+    sys.path.insert(0, str(REPO))
+    from dynrcnn.provenance import cpu_model
+
+    print(f"CPU: {cpu_model()}; {os.cpu_count()} CPUs; load average at start {os.getloadavg()[0]:.2f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench_default_") as tmp:
         work = Path(args.keep or tmp)
         results = {name: run_side(name, ref, args.cores, work) for name, ref in sides}

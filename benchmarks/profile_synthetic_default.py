@@ -292,17 +292,10 @@ def main():
         return 0
     args = parse_args()
     sides = [s.split("=", 1) for s in (args.side or ["new=worktree"])]
-    import platform
+    sys.path.insert(0, str(REPO))
+    from dynrcnn.provenance import cpu_model
 
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        platform.processor(),
-    )
-    print(f"CPU: {cpu}; {os.cpu_count()} CPUs; load average at start {os.getloadavg()[0]:.2f}")
+    print(f"CPU: {cpu_model()}; {os.cpu_count()} CPUs; load average at start {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory(prefix="profile_synth_") as tmp:
         work = Path(args.work or tmp)
         results = {name: profile_side(name, ref, args, work) for name, ref in sides}

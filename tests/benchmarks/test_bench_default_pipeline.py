@@ -1,0 +1,52 @@
+"""benchmarks/bench_default_pipeline.py: reading the report job's time and the job counts from Snakemake's log."""
+
+import importlib.util
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("bench_default", REPO / "benchmarks" / "bench_default_pipeline.py")
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+
+# the shape of a Snakemake 9 log (excerpt of a real run, paths shortened)
+LOG = """
+[Mon Nov 30 02:58:01 2026]
+rule train:
+    jobid: 7
+Shell command: ... -m dynrcnn.tools.train ...
+[Mon Nov 30 02:59:40 2026]
+Finished jobid: 7 (Rule: train)
+[Mon Nov 30 02:59:41 2026]
+rule train:
+    jobid: 9
+[Mon Nov 30 03:00:24 2026]
+localrule report:
+    input: results/runs/synthetic/baseline/default/seed0/metrics.json
+    output: results/report/synthetic/tables/ablation.md
+    jobid: 31
+Shell command: ... -m analysis.report ...
+[Mon Nov 30 03:00:25 2026]
+Finished jobid: 9 (Rule: train)
+[Mon Nov 30 03:00:27 2026]
+Finished jobid: 31 (Rule: report)
+30 of 32 steps (94%) done
+"""
+
+
+def test_report_seconds_from_the_report_jobs_own_lines():
+    # the train job that finishes while the report runs does not end the report's interval
+    assert bench.report_seconds(LOG) == 3
+
+
+def test_report_seconds_of_an_older_snakemake_and_of_a_log_without_report():
+    old = LOG.replace("Finished jobid: 31 (Rule: report)", "Finished job 31.").replace(
+        "Finished jobid: 9 (Rule: train)", "Finished job 9."
+    )
+    assert bench.report_seconds(old) == 3
+    assert bench.report_seconds(LOG.replace("localrule report:", "localrule publish_report:")) is None
+
+
+def test_job_counts():
+    assert bench.count_jobs(LOG, "train") == 2
+    assert bench.count_jobs(LOG, "report") == 1
+    assert bench.count_jobs(LOG, "evaluate") == 0

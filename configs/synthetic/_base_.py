@@ -45,11 +45,11 @@ test_pipeline = [
     dict(type="PackDetInputs", meta_keys=("img_id", "img_path", "ori_shape", "img_shape", "scale_factor")),
 ]
 # num_workers=0: on 2 shared cores a loader process only competes with the training
-# for a core; decoding a 160-px PNG costs ~1 ms.
+# for a core; decoding a 128-px PNG costs ~1 ms.
 # worker_init_fn (used once num_workers > 0): workers seeded per epoch and rank from the torch RNG, which
 # RandomStateHook restores on resume; persistent_workers must stay False for an exact resume.
 # batch 4: a step's fixed cost (hooks, assigner, sampler, many small ops) is most of a step here; 4 images
-# cost ~1.6x the time of 2 (benchmarks/profile_synthetic_default.py)
+# cost ~1.6x the time of 2 (benchmarks/bench_synthetic_training.py --profile 40 --profile-only)
 train_dataloader = dict(
     batch_size=4,
     num_workers=0,
@@ -137,12 +137,12 @@ model = dict(
         ),
     ),
     train_cfg=dict(
-        # RPN NMS 0.85 as in the paper; 250 boxes per level into NMS, 200 proposals (NMS was a fifth of the
-        # step at 1000 / 300)
+        # RPN NMS 0.85 as in the paper; 250 boxes per level into NMS, 200 proposals (NMS was 8% of the step
+        # at 500 / 300, 3% here)
         rpn_proposal=dict(nms_pre=250, max_per_img=200, nms=dict(iou_threshold=0.85)),
         rcnn=dict(
             # 64 RoIs per image (a quarter positive at most): mmcv's CPU RoIAlign backward was a fifth of the
-            # step at 128
+            # step at 128 RoIs
             sampler=dict(num=64),
             # Dynamic R-CNN scaled to this dataset (paper / mmdet COCO: K_I 75, K_beta 10, C 100
             # with 1000 proposals and up to 128 sampled positives per image, 88k iterations):
@@ -171,12 +171,13 @@ model = dict(
             ),
         ),
     ),
-    # 500 boxes per level, 200 proposals at test time: 60% of the inference time of 1000 / 300, same AP
+    # 500 boxes per level, 200 proposals at test time: 63% of the inference time of 1000 / 300, AP within
+    # 0.1 point (150 val images)
     test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=200, nms=dict(iou_threshold=0.85)), rcnn=dict(max_per_img=100)),
 )
 
 # ----------------------------------------------------------------- schedule
-# 3 epochs of 150 steps (450 x 4 images), lr / 10 for the last epoch: the cost of one run is a third of the
+# 3 epochs of 150 steps (450 x 4 images), lr / 10 for the last epoch: one training costs about 0.3x the
 # 1800-step default it replaced, so that 3 seeds per arm fit in its time (benchmarks/bench_default_pipeline.py)
 max_epochs = 3
 # validation only at the end (the pipeline evaluates the final checkpoint and draws per-epoch

@@ -23,6 +23,7 @@ from dynrcnn.run_record import (
     SUMMARY_METRICS,
     RunRecordError,
     epoch_detection_files,
+    lowest_seed_runs,
     parse_variant,
     read_metrics,
     read_scalars,
@@ -256,10 +257,7 @@ def load_runs(metrics_files, scalars_files, epoch_detection_dirs=(), family=None
     if epoch_dirs:
         # the sample figures draw each arm's lowest seed: the pipeline makes its detections only (other seeds may
         # have theirs, unused)
-        drawn = {}
-        for run in runs:
-            drawn.setdefault((run.arm, run.variant), run)
-        for run in drawn.values():
+        for run in lowest_seed_runs(runs):
             if run.path.absolute() not in epoch_dirs:
                 raise RunOutputError(
                     f"run {run.name}: --epoch-detections has no folder of its run folder {run.path} (the sample "

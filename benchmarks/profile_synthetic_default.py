@@ -175,23 +175,33 @@ def child(cmd, tree, log, tool=None):
     return usage.ru_utime + usage.ru_stime, wall, stages
 
 
+def plan_counts(tree):
+    """(runs, runs with epoch detections) of the tree's default config, from the tree's own pipeline plan (every run
+    had epoch detections before the 3-seed default, the lowest seed of each arm has since)."""
+    code = (
+        "from dynrcnn.pipeline import build, load\n"
+        "plan = build(load('configs/pipeline/default.yaml'))\n"
+        "print(len(plan.runs), sum(t.endswith('/epoch_detections') for t in plan.final_targets))\n"
+    )
+    out = subprocess.run(
+        [PYTHON, "-c", code], cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)), capture_output=True, text=True
+    )
+    if out.returncode:
+        sys.exit(f"cannot plan the default config of {tree}:\n{out.stderr[-2000:]}")
+    runs, detected = map(int, out.stdout.split()[-2:])
+    return runs, detected
+
+
 def profile_side(name, ref, args, work):
     import yaml
 
     tree = checkout(ref, work / name / "tree")
     pcfg = yaml.safe_load((tree / "configs" / "pipeline" / "default.yaml").read_text())
     syn = pcfg["dataset"]["synthetic"]
-    runs = len(pcfg["arms"]) * len(pcfg["seeds"])
+    runs, detected = plan_counts(tree)
     out = work / name
     out.mkdir(parents=True, exist_ok=True)
     data = out / "data"
-    # epoch detections: every run before the 3-seed default, the lowest seed of each arm since (the one the
-    # sample figures draw); a tree without Plan.epoch_detection_runs is the former
-    detected = (
-        len(pcfg["arms"])
-        if (tree / "dynrcnn" / "pipeline" / "plan.py").read_text().count("def epoch_detection_runs")
-        else runs
-    )
     result = dict(ref=ref, runs=runs, detected_runs=detected, stages={})
     cpu, wall, _ = child(
         [PYTHON, "-m", "dynrcnn.data.synthetic", "--out", str(data)]

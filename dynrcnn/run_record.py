@@ -114,6 +114,26 @@ def run_dir(family, arm, variant, seed, root=RUNS_ROOT):
     return f"{root}/{family}/{run_name(arm, variant, seed)}"
 
 
+def lowest_seed_runs(runs):
+    """The run of the lowest seed of each arm and variant: the one seed the report's sample figures draw, and so the
+    only one whose per-epoch detections the pipeline makes.
+
+    Args:
+        runs (Iterable): objects with ``arm``, ``variant`` and ``seed`` attributes.
+
+    Returns:
+        list: those runs, in the order given.
+    """
+    runs = list(runs)
+    lowest = {}
+    for run in runs:
+        key = (run.arm, run.variant)
+        if key not in lowest or run.seed < lowest[key].seed:
+            lowest[key] = run
+    kept = {id(run) for run in lowest.values()}
+    return [run for run in runs if id(run) in kept]
+
+
 def work_dir(family, arm, variant, seed, root=WORK_ROOT):
     """The run's training work dir (checkpoints and logs; not a Snakemake output)."""
     return f"{root}/{family}/{run_name(arm, variant, seed)}"

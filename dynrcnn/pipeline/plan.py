@@ -157,9 +157,10 @@ class Plan:
     def run_dir(self, run):
         return run_record.run_dir(self.family, *run)
 
-    def run_files(self, name):
-        """A file (or folder) of every run's results folder, e.g. ``run_files(run_record.METRICS_FILE)``."""
-        return [f"{self.run_dir(run)}/{name}" for run in self.runs]
+    def run_files(self, name, runs=None):
+        """A file (or folder) of every run's results folder (or of ``runs``'), e.g.
+        ``run_files(run_record.METRICS_FILE)``."""
+        return [f"{self.run_dir(run)}/{name}" for run in (self.runs if runs is None else runs)]
 
     # ------------------------------------------------------------------------------------------ per-run settings
     def cfg_options(self, variant):
@@ -308,18 +309,11 @@ class Plan:
     def epoch_detection_runs(self):
         """The runs whose per-epoch detections are made: the lowest seed of each arm and variant, the one seed the
         sample figures draw (the other seeds' six extra inferences each would be drawn by nobody)."""
-        if not self.epoch_detections:
-            return []
-        lowest = {}
-        for run in self.runs:
-            key = (run.arm, run.variant)
-            if key not in lowest or run.seed < lowest[key].seed:
-                lowest[key] = run
-        return [run for run in self.runs if lowest[(run.arm, run.variant)] == run]
+        return run_record.lowest_seed_runs(self.runs) if self.epoch_detections else []
 
     def epoch_detection_dirs(self):
         """The ``epoch_detections`` folders of :attr:`epoch_detection_runs`."""
-        return [f"{self.run_dir(run)}/{run_record.EPOCH_DETECTIONS_DIR}" for run in self.epoch_detection_runs]
+        return self.run_files(run_record.EPOCH_DETECTIONS_DIR, self.epoch_detection_runs)
 
     @property
     def epoch_max_images(self):

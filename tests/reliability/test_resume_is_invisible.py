@@ -30,9 +30,16 @@ CFG_OPTIONS = [
 ]
 
 
-def train_cmd(config, data_root, work_dir, run_dir, seed=0) -> list[str]:
+def train_cmd(config, data_root, work_dir, run_dir, seed=0, options=CFG_OPTIONS, processes=1) -> list[str]:
+    """The train tool's command line; ``processes`` > 1 starts it under torchrun on the CPU (gloo)."""
+    if processes > 1:
+        launch = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
+        launcher = ["--launcher", "pytorch"]
+    else:
+        launch, launcher = [], []
     return [
         sys.executable,
+        *launch,
         "-m",
         "dynrcnn.tools.train",
         str(config),
@@ -48,8 +55,9 @@ def train_cmd(config, data_root, work_dir, run_dir, seed=0) -> list[str]:
         "synthetic",
         "--threads",
         "1",
+        *launcher,
         "--cfg-options",
-        *CFG_OPTIONS,
+        *options,
     ]
 
 

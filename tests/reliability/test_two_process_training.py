@@ -22,7 +22,6 @@ import os
 import pickle
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from dynrcnn import processes
 from tests.reliability.test_resume_is_invisible import (
     checkpoint_differences as single_process_checkpoint_differences,
 )
+from tests.reliability.test_resume_is_invisible import train_cmd as single_process_train_cmd
 
 REPO = Path(__file__).resolve().parents[2]
 NUM_VAL = 5
@@ -62,30 +62,7 @@ def _config(tmp: Path) -> Path:
 
 
 def train_cmd(config, data_root, work_dir, run_dir) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node=2",
-        "-m",
-        "dynrcnn.tools.train",
-        str(config),
-        "--work-dir",
-        str(work_dir),
-        "--run-dir",
-        str(run_dir),
-        "--seed",
-        "0",
-        "--data-root",
-        str(data_root),
-        "--threads",
-        "1",
-        "--launcher",
-        "pytorch",
-        "--cfg-options",
-        *CFG_OPTIONS,
-    ]
+    return single_process_train_cmd(config, data_root, work_dir, run_dir, options=CFG_OPTIONS, processes=2)
 
 
 def _env():

@@ -5,20 +5,23 @@ The numbers live in ``analysis/data/reference_numbers.csv`` (one row per number,
 
 - ``verified``: read in the named source;
 - ``derived``: arithmetic on verified numbers;
-- ``unverified``: recalled, not checked against the paper's PDF.
+- ``unverified``: recalled, not checked against the paper's PDF;
+- ``reported``: read in the named public source (an issue thread, a repository's docs) by a search of public
+  repositories, not re-checked against a paper; an order of magnitude (the seed-to-seed spread on COCO).
 """
 
 import csv
 from dataclasses import dataclass
 from importlib import resources
 
-STATUSES = ("verified", "derived", "unverified")
-STATUS_MARKS = {"verified": "[v]", "derived": "[d]", "unverified": "[u]"}
+STATUSES = ("verified", "derived", "unverified", "reported")
+STATUS_MARKS = {"verified": "[v]", "derived": "[d]", "unverified": "[u]", "reported": "[r]"}
 STATUS_LEGEND = (
     "[v] verified: read in the named source; "
     "[d] derived: arithmetic on verified numbers; "
     "[u] unverified: recalled, not checked against the paper's PDF, "
-    "not to be cited as the paper's number."
+    "not to be cited as the paper's number; "
+    "[r] reported: read in a named public source (issue thread, repository docs), an order of magnitude."
 )
 
 COLUMNS = (
@@ -162,6 +165,28 @@ def combined_status(*statuses):
     return "unverified" if "unverified" in statuses else "derived"
 
 
+def paper_gain(refs, arm, metric):
+    """The paper's gain of ``arm`` over the baseline: the abstract's when given, else table arithmetic.
+
+    Args:
+        refs (list[Reference]): from :func:`load_references`.
+        arm (str): ``dla``, ``dsl`` or ``dynamic_rcnn``.
+        metric (str): ``AP``, ``AP50``, ...
+
+    Returns:
+        tuple[float, str, bool] | None: value, status, approx.
+    """
+    if arm == "dynamic_rcnn":
+        ref = find(refs, "abstract", arm, f"{metric}_gain")
+        if ref is not None:
+            return ref.value, ref.status, ref.approx
+    a = find(refs, "ablation", arm, metric, source_key="paper")
+    b = find(refs, "ablation", "baseline", metric, source_key="paper")
+    if a is None or b is None:
+        return None
+    return a.value - b.value, combined_status(a.status, b.status), a.approx or b.approx
+
+
 @dataclass(frozen=True)
 class Statement:
     """A statement of a source that is not a number (e.g. what the paper reports about a setting it tried).
@@ -191,14 +216,16 @@ class Statement:
 
 
 _CONTROLS_NOTE = (
-    "as the project's controls issue summarises the paper; not in shared/reference/dynamic_rcnn_facts.md and not "
-    "checked against the paper's PDF"
+    "the source is the first author's comment in issue #10 of the authors' repository (hkzhang95/DynamicRCNN), "
+    "not the paper, as the project's issue 21 found; the comment was not re-read for this report and is not in "
+    "shared/reference/dynamic_rcnn_facts.md"
 )
-#: The paper's statements about fixed settings of the R-CNN head (the controls table prints them with their status).
+#: The first author's statements about fixed settings of the R-CNN head (the controls table prints them with their
+#: status).
 STATEMENTS = (
     Statement(
         "fixed_beta",
-        "Paper, on Dynamic SmoothL1",
+        "First author, issue #10 of hkzhang95/DynamicRCNN (not the paper)",
         "the authors tried common fixed SmoothL1 betas (0.5 to 2.0; the baseline's is 1.0) and found a smaller beta "
         "better than the default",
         "unverified",
@@ -206,7 +233,7 @@ STATEMENTS = (
     ),
     Statement(
         "l1_loss",
-        "Paper, on Dynamic SmoothL1",
+        "First author, issue #10 of hkzhang95/DynamicRCNN (not the paper)",
         "plain L1 loss in the R-CNN head improves on the SmoothL1 baseline (beta 1.0), but less than DSL",
         "unverified",
         _CONTROLS_NOTE,

@@ -1,0 +1,361 @@
+"""The verdict page ``SUMMARY.md``: one row per claim of the paper, with our paired estimate and a verdict.
+
+The verdict rule (:func:`verdict`), also printed on the page:
+
+- *reproduced*: the Holm-adjusted p of the claim's paired test is below 0.05 and the mean difference has the
+  paper's direction;
+- *contradicted*: the adjusted p is below 0.05 and the mean has the other direction;
+- *consistent, not resolved*: not rejected, the mean in the paper's direction;
+- *not resolved*: not rejected, the mean in the other direction (or zero);
+- *untestable here*: fewer than 2 paired seeds (no interval), or the metric at its floor (the baseline's mean AP at
+  that IoU below :data:`FLOOR` AP points).
+"""
+
+import math
+from dataclasses import dataclass
+
+from dynrcnn.families import comparison_preface
+from dynrcnn.families import family as get_family
+from dynrcnn.run_record import ARMS, CONTROL_ARM, DEFAULT_VARIANT
+
+from . import references as R
+from .comparisons import seeds_needed
+from .frame import IOU_METRICS, iou_of
+from .results import BASELINE, FULL
+from .stats import fmt
+from .style import ARM_LABELS
+
+ALPHA = 0.05
+POWER = 0.8
+#: A metric whose baseline mean is below this many AP points is at its floor: no gain there can be tested.
+FLOOR = 2.0
+STATIC = (CONTROL_ARM, "static")
+DEVIATIONS_ANCHOR = "deviations-from-the-paper"
+#: Link to the one deviations block, relative to ``tables/``.
+DEVIATIONS_LINK = f"../SUMMARY.md#{DEVIATIONS_ANCHOR}"
+SYNTHETIC_LINE = (
+    "These verdicts are about the synthetic data (a small model on generated shapes, on a CPU), not about COCO: "
+    "they say whether the mechanism behaves as the paper says on this data, not whether the paper's numbers hold."
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A claim's verdict.
+
+    Args:
+        label (str): ``reproduced`` | ``contradicted`` | ``consistent, not resolved`` | ``not resolved`` |
+            ``untestable here``.
+        reason (str): why, in words (the test, the adjusted p, what the interval cannot exclude, or the floor).
+    """
+
+    label: str
+    reason: str
+
+
+def verdict(diff, p_adj, direction, floor=None):
+    """The verdict of one claim (the rule of the module docstring).
+
+    Args:
+        diff (Difference): the claim's comparison (:mod:`analysis.comparisons`).
+        p_adj (float): its Holm-adjusted p-value.
+        direction (int): +1 when the paper says ``a - b > 0``, -1 when it says ``a - b < 0``.
+        floor (str, optional): set when the metric is at its floor: what the floor is (the claim is untestable).
+
+    Returns:
+        Verdict
+    """
+    if floor:
+        return Verdict("untestable here", f"at its floor: {floor}")
+    if diff.n < 2 or math.isnan(p_adj):
+        why = "no data" if diff.n == 0 else f"n = {diff.n}: no interval and no test with fewer than 2 seeds"
+        return Verdict("untestable here", why)
+    with_paper = diff.mean * direction > 0
+    test = f"{diff.test}, Holm-adjusted p = {p_adj:.3f}"
+    if p_adj < ALPHA:
+        return Verdict("reproduced" if with_paper else "contradicted", f"{test} < {ALPHA}")
+    ci = f"{fmt(diff.lo, signed=True)} to {fmt(diff.hi, signed=True)}"
+    cannot = f"the {diff.level * 100:g} % CI ({ci}) cannot exclude no difference, nor a difference of {_far_end(diff)}"
+    label = "consistent, not resolved" if with_paper else "not resolved"
+    return Verdict(label, f"{test} >= {ALPHA}; {cannot}")
+
+
+def _far_end(diff):
+    end = diff.hi if abs(diff.hi) >= abs(diff.lo) else diff.lo
+    return f"{fmt(end, signed=True)} points"
+
+
+def ours_text(diff, digits=1, unit=""):
+    """'+2.4 (3 of 3 seeds agree in sign; 95 % CI +0.4 to +4.5)': the paired mean, sign agreement and interval."""
+    if diff.n == 0:
+        return "no runs"
+    mean = f"{fmt(diff.mean, digits, signed=True)}{unit}"
+    if not diff.has_interval:
+        return f"{mean} (n = {diff.n}: no interval)"
+    ci = f"{diff.level:.0%} CI {fmt(diff.lo, digits, signed=True)} to {fmt(diff.hi, digits, signed=True)}"
+    agree = f"{diff.seeds_agree} of {diff.n} seeds agree in sign" if diff.seeds_agree is not None else "Welch t"
+    return f"{mean} ({agree}; {ci})".replace("%", " %")
+
+
+def coco_sd_range(refs):
+    """(low, high) published seed-to-seed SD of Faster R-CNN R-50-FPN 1x on COCO, with the references used."""
+    rows = [r for r in refs if r.table == "seed_spread" and r.metric == "seed_sd_AP"]
+    return min(r.value for r in rows), max(r.value for r in rows), rows
+
+
+def seeds_needed_text(effect, diff, refs, dataset):
+    """Seeds a two-sided paired t-test needs (alpha 0.05, power 0.8) to detect ``effect`` (the paper's)."""
+    if effect is None or math.isnan(effect):
+        return "— (no paper effect in these units)"
+    if dataset == "coco":
+        lo, hi, _ = coco_sd_range(refs)
+        n_lo, n_hi = (seeds_needed(effect, math.sqrt(2) * sd) for sd in (lo, hi))
+        return f"{n_lo}–{n_hi} (published run SD {lo:g}–{hi:g} AP, reported; paired SD assumed √2 × run SD)"
+    if math.isnan(diff.sd_diff):
+        return "— (needs ≥ 2 paired seeds to measure the SD of the differences)"
+    n = seeds_needed(effect, diff.sd_diff)
+    need = "> 100" if n is None else str(n)
+    return f"{need} (paper's {fmt(effect, signed=True)} at our SD of the differences {fmt(diff.sd_diff, 2)})"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One row of the verdict page (all text, ready to print)."""
+
+    claim: str
+    paper: str
+    ours: str
+    verdict: Verdict
+    seeds: str
+    family: str
+
+
+def _paper_text(pg):
+    if pg is None:
+        return "—", math.nan
+    value, status, approx = pg
+    return f"{'~' if approx else ''}{fmt(value, signed=True)} {R.STATUS_MARKS[status]}", value
+
+
+def _family_text(c):
+    return f"{c.family} (Holm over m = {c.family_size})" if c.family_size else f"{c.family} (no test)"
+
+
+def arm_claim(res, refs, dataset, arm, metric="AP"):
+    """'{arm} improves {metric}': the gains family of the three arms at ``metric``."""
+    c = res.comparison("gains", (arm, DEFAULT_VARIANT), BASELINE, metric)
+    paper, effect = _paper_text(R.paper_gain(refs, arm, metric))
+    floor = floor_text(res, metric)
+    name = {"dla": "DLA", "dsl": "DSL", "dynamic_rcnn": "DLA + DSL"}[arm]
+    return Claim(
+        f"{name} improves {metric}",
+        paper,
+        ours_text(c.diff),
+        verdict(c.diff, c.p_adj, +1, floor),
+        seeds_needed_text(effect, c.diff, refs, dataset),
+        _family_text(c),
+    )
+
+
+def floor_text(res, metric):
+    """str | None: the floor description when the baseline's mean ``metric`` is below :data:`FLOOR` AP points."""
+    base = res.summary(BASELINE, metric)
+    if base.n and not base.undefined and base.mean < FLOOR:
+        return f"the baseline's mean {metric} is {fmt(base.mean)} AP, below {FLOOR:g} AP points"
+    return None
+
+
+def growth_metric(res):
+    """str | None: the highest single-IoU metric above AP50 that is not at its floor."""
+    usable = [m for m in IOU_METRICS[1:] if res.summary(BASELINE, m).n and not floor_text(res, m)]
+    return usable[-1] if usable else None
+
+
+def growth_claim(res, refs, dataset):
+    """'The gain grows with the IoU threshold': per seed, Dynamic R-CNN's gain at the highest usable IoU minus its
+    gain at AP50."""
+    metric = growth_metric(res)
+    title = "the gain of DLA + DSL grows with the IoU threshold"
+    p90 = R.paper_gain(refs, "dynamic_rcnn", "AP90")
+    p50 = R.paper_gain(refs, "dynamic_rcnn", "AP50")
+    paper = f"{_paper_text(p90)[0]} at AP90 vs {_paper_text(p50)[0]} at AP50"
+    if metric is None:
+        v = Verdict("untestable here", "every IoU above 0.5 is at its floor (baseline mean below 2 AP points)")
+        return Claim(title, paper, "—", v, "—", "iou_growth")
+    c = res.comparison("iou_growth", FULL, BASELINE, metric)
+    effect = p90[0] - p50[0] if metric == "AP90" and p90 and p50 else math.nan
+    return Claim(
+        f"{title} (tested: gain at {metric}, IoU {iou_of(metric):.2f}, minus gain at AP50)",
+        paper,
+        ours_text(c.diff),
+        verdict(c.diff, c.p_adj, +1),
+        seeds_needed_text(effect, c.diff, refs, dataset),
+        f"{_family_text(c)}, one test",
+    )
+
+
+def dynamics_claims(res, refs):
+    """'The IoU threshold rises' and 'beta falls' during training: Dynamic R-CNN's final minus initial value."""
+    claims = []
+    for scalar, direction, text in (("iou_thr", +1, "the IoU threshold rises"), ("beta", -1, "beta falls")):
+        c = res.comparison("dynamics", FULL, FULL, scalar)
+        ref = R.find(refs, "trajectory", "dynamic_rcnn", "iou_thr@500" if scalar == "iou_thr" else "beta@end_1x")
+        paper = f"0.4 → {ref.format(4) if scalar == 'iou_thr' else ref.format(1)} (author, issue #3)" if ref else "—"
+        claims.append(
+            Claim(
+                f"{text} during training (DLA + DSL, final minus initial)",
+                paper,
+                ours_text(c.diff, digits=3),
+                verdict(c.diff, c.p_adj, direction),
+                "— (no paper effect in these units)",
+                _family_text(c),
+            )
+        )
+    return claims
+
+
+def additivity_claims(res, refs, dataset):
+    """'DLA + DSL beats DLA only' and '... DSL only': the additivity family at AP."""
+    claims = []
+    for arm in ARMS[1:3]:
+        c = res.comparison("additivity", FULL, (arm, DEFAULT_VARIANT), "AP")
+        full, part = (R.find(refs, "ablation", a, "AP", source_key="paper") for a in ("dynamic_rcnn", arm))
+        pg = (
+            (full.value - part.value, R.combined_status(full.status, part.status), part.approx)
+            if full and part
+            else None
+        )
+        paper, effect = _paper_text(pg)
+        claims.append(
+            Claim(
+                f"DLA + DSL beats {ARM_LABELS[arm].lstrip('+ ')} (AP)",
+                paper,
+                ours_text(c.diff),
+                verdict(c.diff, c.p_adj, +1),
+                seeds_needed_text(effect, c.diff, refs, dataset),
+                _family_text(c),
+            )
+        )
+    return claims
+
+
+def static_claim(res, refs, dataset):
+    """'The gain is not explained by the final threshold and beta alone': the static endpoint against Dynamic
+    R-CNN (controls ran only)."""
+    c = res.comparison("controls_vs_dynamic_rcnn", STATIC, FULL, "AP")
+    if c is None:
+        return None
+    return Claim(
+        "the gain is not explained by the final threshold and beta alone (static endpoint − DLA + DSL, AP)",
+        "no number (the paper's premise that the values must change during training)",
+        ours_text(c.diff),
+        verdict(c.diff, c.p_adj, -1),
+        "— (no paper effect)",
+        _family_text(c),
+    )
+
+
+def claims(res, refs, dataset):
+    """list[Claim]: every row of the verdict page, in the paper's order."""
+    rows = [arm_claim(res, refs, dataset, arm) for arm in ARMS[1:]]
+    rows.append(arm_claim(res, refs, dataset, "dynamic_rcnn", "AP90"))
+    rows.append(growth_claim(res, refs, dataset))
+    rows += dynamics_claims(res, refs)
+    rows += additivity_claims(res, refs, dataset)
+    static = static_claim(res, refs, dataset)
+    return rows + ([static] if static else [])
+
+
+def _deviation(fam, setting, default):
+    found = [d.ours for d in fam.deviations if d.setting == setting]
+    return found[0] if found else default
+
+
+PAPER_SCHEDULE = "the paper's 1x (90k iterations at 16 images)"
+
+
+def model_text(family_name):
+    """str: the model the family trains (its ``model`` deviation, else the paper's R-50-FPN)."""
+    return _deviation(get_family(family_name), "model", "ImageNet-pretrained ResNet-50-FPN (the paper's)")
+
+
+def banner(res, family_name, dataset):
+    """The page's first line: data, model, schedule, seeds per arm, the paired design."""
+    fam = get_family(family_name)
+    seeds = ", ".join(f"{ARM_LABELS[a].lstrip('+ ')} {len(res.seeds((a, DEFAULT_VARIANT)))}" for a in ARMS)
+    return (
+        f"**Data:** {dataset} (family `{fam.name}`). **Model:** {model_text(family_name)}. "
+        f"**Schedule:** {_deviation(fam, 'schedule', PAPER_SCHEDULE)}. **Seeds per arm:** {seeds}. "
+        "**Design:** paired: a seed fixes the initial weights and the data order in every arm, so arms are compared "
+        "through per-seed differences over the seeds both have."
+    )
+
+
+RULE = (
+    "Verdict rule (one test per claim, its p Holm-adjusted within the family named in the last column): "
+    "*reproduced* = adjusted p < 0.05 in the paper's direction; *contradicted* = adjusted p < 0.05 in the other "
+    "direction; *consistent, not resolved* = not rejected, the mean in the paper's direction; *not resolved* = not "
+    "rejected, the mean in the other direction; *untestable here* = fewer than 2 paired seeds, or the metric at its "
+    f"floor (the baseline's mean AP at that IoU below {FLOOR:g} AP points). A claim that is not resolved is not shown "
+    "false nor equal: its interval says which differences the seeds cannot exclude."
+)
+METHOD = (
+    "Ours: mean of the per-seed differences (paired t-test, Student's t with n − 1 degrees of freedom, two-sided; "
+    "95 % confidence interval), or Welch's t-test with its own degrees of freedom where the two sides have different "
+    "seeds (said in the cell); k of n seeds agree in sign with the mean. Holm families: gains/AP = the three arms "
+    "against the baseline at AP (the headline DLA + DSL row takes its adjusted p from it); additivity/AP = DLA + DSL "
+    "against each single component; dynamics = the threshold and beta rows; controls_vs_dynamic_rcnn/AP = every "
+    "control against DLA + DSL; iou_growth = one test."
+)
+
+
+def seeds_note(refs, dataset):
+    """How the 'seeds needed' column is computed (with the published SDs and their status for COCO)."""
+    text = (
+        "Seeds needed: the smallest n for which a two-sided paired t-test at alpha 0.05 reaches power 0.8 "
+        "(noncentral t) against the paper's effect"
+    )
+    if dataset != "coco":
+        return text + ", with the SD of our per-seed differences as measured (the paper's effect is a COCO number)."
+    lo, hi, rows = coco_sd_range(refs)
+    sources = "; ".join(f"{r.value:g} AP {r.mark}: {r.source}" for r in rows)
+    return (
+        f"{text}, with the SD of the paired differences assumed √2 × the published seed-to-seed SD of Faster R-CNN "
+        f"R-50-FPN 1x on COCO ({lo:g}–{hi:g} AP; {sources}), i.e. runs of two arms as independent (no positive "
+        "correlation between arms of one seed, which GPU non-determinism makes likely)."
+    )
+
+
+def render(res, refs, family_name, dataset, notices=()):
+    """The Markdown of ``SUMMARY.md``.
+
+    Args:
+        res (Results): :func:`analysis.results.compute`.
+        refs (list[Reference]): reference numbers.
+        family_name (str): the config family.
+        dataset (str): ``synthetic`` or ``coco``.
+        notices (Sequence[str]): extra lines printed under the banner (e.g. mixed-provenance warnings).
+
+    Returns:
+        str
+    """
+    lines = ["# Does the paper reproduce here? One verdict per claim", "", banner(res, family_name, dataset), ""]
+    if dataset == "synthetic":
+        lines += [f"**{SYNTHETIC_LINE}**", ""]
+    lines += [f"> {n}" for n in notices] + ([""] if notices else [])
+    header = ["claim", "paper (status)", "ours (paired mean, sign agreement, CI)", "verdict", "seeds needed"]
+    lines += ["| " + " | ".join(header + ["Holm family"]) + " |", "|---" * (len(header) + 1) + "|"]
+    for c in claims(res, refs, dataset):
+        cells = [c.claim, c.paper, c.ours, f"**{c.verdict.label}**: {c.verdict.reason}", c.seeds, c.family]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    lines += ["", RULE, "", METHOD, "", seeds_note(refs, dataset), "", R.STATUS_LEGEND, ""]
+    lines += ["## Deviations from the paper", ""]
+    preface = comparison_preface(family_name)
+    lines += [preface[0], ""] + [f"{line}  " for line in preface[1:]]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(path, res, refs, family_name, dataset, notices=()):
+    """Write :func:`render` to ``path``; returns the path."""
+    path.write_text(render(res, refs, family_name, dataset, notices), encoding="utf-8")
+    return path

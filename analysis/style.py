@@ -13,6 +13,10 @@ __all__ = [
     "ARM_COLORS",
     "ARM_LINESTYLES",
     "GT_COLOR",
+    "DLA_ARMS",
+    "DSL_ARMS",
+    "SEED_COLORS",
+    "SEED_MARKERS",
     "RC_PARAMS",
     "arm_color",
     "CONTROL_COLORS",
@@ -46,9 +50,18 @@ ARM_LINESTYLES = {
 
 GT_COLOR = "#00c853"
 
+#: Arms that train with dynamic label assignment (their IoU threshold moves) and with dynamic SmoothL1 (their beta
+#: moves, so their loss_bbox is another function than the other arms').
+DLA_ARMS = ("dla", "dynamic_rcnn")
+DSL_ARMS = ("dsl", "dynamic_rcnn")
+
+#: One colour and marker per seed in the per-seed figure (colour-blind safe: Paul Tol's muted scheme), cycled.
+SEED_COLORS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499")
+SEED_MARKERS = ("o", "s", "^", "v", "D", "P", "X", "<", ">")
+
 RC_PARAMS = {
-    "figure.dpi": 100,
-    "savefig.dpi": 100,
+    "figure.dpi": 150,
+    "savefig.dpi": 150,
     "font.size": 9,
     "axes.titlesize": 10,
     "axes.labelsize": 9,

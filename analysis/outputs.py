@@ -50,27 +50,38 @@ TABLE_CAPTIONS = {
 
 FIGURE_CAPTIONS = {
     "dynamics_iou_beta": (
-        "Training dynamics: the IoU threshold (top) and the SmoothL1 beta (bottom) in force "
-        "against training iteration for every arm (mean over seeds, band = min-max); the "
-        "paper's central figure."
+        "Training dynamics: the IoU threshold (top) and the SmoothL1 beta (bottom) in force against training "
+        "iteration for every arm (mean over seeds, band = min-max over seeds); the paper's central figure. Arms "
+        "without the component (no DLA: threshold; no DSL: beta) stay at the start value and coincide: they are "
+        "drawn thin with staggered markers, and a note in the panel says so."
     ),
     "positives_per_image": (
-        "Positive RoIs per image in the R-CNN head against training iteration for every arm "
-        "(mean over seeds, band = min-max)."
+        "Positive RoIs per image in the R-CNN head against training iteration for every arm (mean over seeds, "
+        "band = min-max over seeds); the dashed line is the R-CNN sampler's cap, RoIs per image x positive fraction "
+        "of the dataset's configs (the run records do not carry the sampler; the label names the config)."
     ),
     "ap_vs_iou": (
-        "AP against the IoU threshold of the evaluation (0.50 ... 0.95) for every arm (mean ± sample "
-        "std over seeds): where DLA and DSL help. Control runs (the baseline with fixed values), when the config "
-        "trains them, are drawn beside the arms (dotted lines)."
+        "AP against the IoU threshold of the evaluation (0.50 ... 0.95) for the four arms (mean ± sample std over "
+        "seeds): where DLA and DSL help. The controls are in gain_vs_iou."
     ),
     "ap_per_seed": (
-        "AP of every seed (open dots) and the mean over seeds (bar) per arm, one panel per IoU threshold of the "
-        "evaluation (AP50, AP60, AP70, AP80, AP90): the seed-to-seed spread next to the differences between arms."
+        "AP, AP50 and AP75 of every seed as a line across the arms (a seed fixes the initial weights and the data "
+        "order in every arm), with each arm's mean over its seeds (black bar): parallel lines are a gain that every "
+        "seed sees, crossing lines one that the seed-to-seed noise can hide."
+    ),
+    "gain_vs_iou": (
+        "Gain of each arm over the baseline against the IoU threshold of the AP (AP50 ... AP95): mean of the "
+        "per-seed differences with its 95 % confidence interval (paired t, Student t with n - 1 degrees of freedom; "
+        "Welch t where the seed sets differ; no interval for n = 1), per threshold and not adjusted for the ten "
+        "thresholds. With control runs, further panels show each control minus Dynamic R-CNN, the same way, at "
+        "most four lines a panel. Hatched: thresholds where the baseline's mean AP is below 2 points, at its floor, "
+        "where no gain can be tested."
     ),
     "training_curves": (
-        "Training losses (running mean of up to 10 logged iterations, at most 5 % of a run) "
-        "against iteration and validation bbox AP against epoch, every arm (mean over seeds, band = "
-        "min-max)."
+        "Training losses (running mean of up to 10 logged iterations, at most 5 % of a run) against iteration, "
+        "every arm (mean over seeds, band = min-max over seeds); loss_bbox in two panels, since the DSL arms train "
+        "SmoothL1 at a moving beta, another function than the fixed-beta arms'. Validation bbox AP against epoch "
+        "only when the runs validate at more than one epoch (the default validates once, at the end)."
     ),
 }
 for _k in range(1, NUM_SAMPLE_IMAGES + 1):
@@ -78,7 +89,8 @@ for _k in range(1, NUM_SAMPLE_IMAGES + 1):
         f"Sample detections, validation image {_k} of a fixed set of {NUM_SAMPLE_IMAGES} (the first images "
         "with ground truth in annotation-file order): each arm's boxes (rows, lowest seed) at each saved "
         "checkpoint (columns, at most six, evenly spaced), ground truth dashed green, the highest-scoring "
-        "detections above the score threshold (0.5 unless --score-thr says otherwise, at most 20 per panel)."
+        "detections above the score threshold (0.5 unless --score-thr says otherwise, at most 8 per panel), each "
+        "labelled with its class and score."
     )
 
 #: Every file the CLI writes, relative to ``--out-dir``, with its caption.
@@ -95,7 +107,7 @@ CATEGORIES = {
             "Sample detections"
             if stem.startswith("sample_")
             else "Accuracy"
-            if stem in ("ap_vs_iou", "ap_per_seed")
+            if stem in ("ap_vs_iou", "ap_per_seed", "gain_vs_iou")
             else "Training dynamics"
         )
         for stem in FIGURE_CAPTIONS

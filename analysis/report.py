@@ -23,7 +23,7 @@ from pathlib import Path
 
 from dynrcnn.fileio import replace_dir
 
-from . import figures as F
+from . import figures
 
 # re-exported: the report's file set is defined once, in a module the workflow can import without matplotlib
 from .outputs import CATEGORIES, FIGURE_CAPTIONS, FIGURE_EXTS, OUTPUTS, TABLE_CAPTIONS, TABLE_EXTS  # noqa: F401
@@ -105,28 +105,29 @@ def build_report(
     refs = load_references()
     runs = load_runs(metrics_files, scalars_files, epoch_detection_dirs, family=family, dataset=dataset)
     by_arm = default_runs(runs)
-    val_set = F.load_val_set(val_ann, val_images) if val_ann is not None else None
+    val_set = figures.load_val_set(val_ann, val_images) if val_ann is not None else None
     image_ids = val_set.sample_ids() if val_set is not None else []
-    epochs = F.sample_epochs(by_arm)
+    epochs = figures.sample_epochs(by_arm)
     # Read every detection file the figures need before writing anything.
-    detections = F.load_sample_detections(by_arm, image_ids, epochs) if image_ids else {}
+    detections = figures.load_sample_detections(by_arm, image_ids, epochs) if image_ids else {}
 
     written = []
     for table in build_tables(runs, refs, dataset, family):
         written += table.write(out_dir / "tables")
     figs = {
-        "dynamics_iou_beta": lambda: F.dynamics_figure(by_arm, dataset, refs),
-        "positives_per_image": lambda: F.positives_figure(by_arm, dataset),
-        "ap_vs_iou": lambda: F.ap_vs_iou_figure(by_arm, dataset, refs, controls=control_runs(runs)),
-        "ap_per_seed": lambda: F.ap_per_seed_figure(by_arm, dataset),
-        "training_curves": lambda: F.training_curves_figure(by_arm, dataset, smooth=smooth),
+        "dynamics_iou_beta": lambda: figures.dynamics_figure(by_arm, dataset, refs),
+        "positives_per_image": lambda: figures.positives_figure(by_arm, dataset),
+        "ap_vs_iou": lambda: figures.ap_vs_iou_figure(by_arm, dataset, refs),
+        "ap_per_seed": lambda: figures.ap_per_seed_figure(by_arm, dataset),
+        "gain_vs_iou": lambda: figures.gain_vs_iou_figure(by_arm, dataset, refs, controls=control_runs(runs)),
+        "training_curves": lambda: figures.training_curves_figure(by_arm, dataset, smooth=smooth),
     }
-    for k in range(F.NUM_SAMPLE_IMAGES):
+    for k in range(figures.NUM_SAMPLE_IMAGES):
         image_id = image_ids[k] if k < len(image_ids) else None
-        figs[f"sample_detections_{k + 1}"] = lambda image_id=image_id: F.sample_detections_figure(
+        figs[f"sample_detections_{k + 1}"] = lambda image_id=image_id: figures.sample_detections_figure(
             by_arm, val_set, image_id, epochs, detections, dataset, score_thr
         )
-    written += F.save_figures(figs, out_dir / "figures")
+    written += figures.save_figures(figs, out_dir / "figures")
     rel = {p.relative_to(out_dir).as_posix() for p in written}
     assert rel == set(OUTPUTS), f"written files differ from OUTPUTS: {sorted(rel ^ set(OUTPUTS))}"
     return written, runs
@@ -244,7 +245,7 @@ def main(argv=None):
     start = time.perf_counter()
     try:
         written, runs = replace_report(args)
-    except (RunOutputError, F.ReportInputError, ReportOutputError) as e:
+    except (RunOutputError, figures.ReportInputError, ReportOutputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     counts = ", ".join(f"{arm} n={len(rs)}" for arm, rs in default_runs(runs).items())

@@ -1,5 +1,5 @@
 """The controls in the report: the controls table (golden, from fake control runs with known levels), "no control
-runs" without them, the controls kept out of the sweeps table, and the AP-against-IoU figure with the controls."""
+runs" without them, the controls kept out of the sweeps table, and the gain-against-IoU figure's control panels."""
 
 import io
 
@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import figures as F
-from analysis import report
+from analysis import figures, report
 from analysis import tables as T
 from analysis.references import STATEMENTS, STATUSES, load_references
 from analysis.runs import load_runs
@@ -139,25 +138,26 @@ def test_controls_stay_out_of_the_sweeps_table(runs):
     assert [row.split(" | ")[1] for row in sweeps[1:]] == ["default", "ki50-kb10-c100"]
 
 
-def test_ap_vs_iou_figure_draws_the_controls_beside_the_arms(runs):
+def test_gain_vs_iou_figure_draws_the_controls_against_dynamic_rcnn(runs):
     by_arm = T.default_runs(runs)
-    fig = F.ap_vs_iou_figure(by_arm, "synthetic", controls=T.control_runs(runs))
-    (ax,) = fig.axes
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == [
-        f"{ARM_LABELS['baseline']} (n=3)",
-        f"{ARM_LABELS['dynamic_rcnn']} (n=3)",
+    fig = figures.gain_vs_iou_figure(by_arm, "synthetic", controls=T.control_runs(runs))
+    arms_ax, loss_ax, assign_ax = fig.axes
+    assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == [
         "Baseline, β 0.5 (n=3)",
         "Baseline, L1 loss (n=1)",
+    ]
+    assert [t.get_text() for t in assign_ax.get_legend().get_texts()] == [
         "Baseline, IoU thr. 0.6 (n=3)",
         "Baseline, static endpoint (n=3)",
     ]
-    static = ax.containers[5].lines[0]
-    expected = 100 * (0.38 + 0.2 - 0.4 * (np.linspace(0.5, 0.95, 10) - 0.5))
-    assert np.allclose(np.asarray(static.get_ydata(), float), expected)
-    assert mcolors.to_hex(static.get_color()) == mcolors.to_hex(CONTROL_COLORS[3])
-    # without controls: the four arms only
-    assert len(F.ap_vs_iou_figure(by_arm, "synthetic").axes[0].containers) == 2
+    # static - Dynamic R-CNN per seed: 0.38 - (0.40, 0.41, 0.42) at every threshold
+    static = assign_ax.containers[1].lines[0]
+    assert np.allclose(np.asarray(static.get_ydata(), float), -3.0)
+    assert mcolors.to_hex(static.get_color()) == mcolors.to_hex(CONTROL_COLORS[1])
+    # the arms' panel holds the arms only; without controls there is no control panel
+    assert len(arms_ax.containers) == 1
+    assert len(figures.gain_vs_iou_figure(by_arm, "synthetic").axes) == 1
+    assert len(figures.ap_vs_iou_figure(by_arm, "synthetic").axes[0].containers) == 2
 
 
 def test_report_writes_the_controls_table(control_tree, tmp_path):

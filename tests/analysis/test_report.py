@@ -112,7 +112,7 @@ def test_a_report_that_breaks_halfway_keeps_the_previous_one(fixture_tree, tmp_p
     def broken(*args, **kwargs):
         raise RuntimeError("figure failed")
 
-    monkeypatch.setattr(report.F, "training_curves_figure", broken)
+    monkeypatch.setattr(report.figures, "training_curves_figure", broken)
     with pytest.raises(RuntimeError, match="figure failed"):
         report.main(cli_args(fixture_tree, fixture_tree["runs"], out))
     assert snapshot(out) == before
@@ -196,6 +196,8 @@ def test_outputs_and_categories_cover_the_same_files():
         "dynamics_iou_beta",
         "positives_per_image",
         "ap_vs_iou",
+        "ap_per_seed",
+        "gain_vs_iou",
         "training_curves",
         "sample_detections_1",
     } <= stems

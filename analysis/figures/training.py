@@ -35,7 +35,8 @@ def _dynamics_panel(ax, by_arm, key, moving, component, what):
         if arm in fixed:
             every = max(1, len(values) // 8)
             start = fixed.index(arm) * every // max(1, len(fixed))
-            style = {"lw": 1.0, "zorder": 4 + fixed.index(arm), "marker": "os"[fixed.index(arm) % 2]}
+            # the baseline on top: the arm the others are compared with must not hide under one of them
+            style = {"lw": 1.0, "zorder": 5 + len(fixed) - fixed.index(arm), "marker": "os"[fixed.index(arm) % 2]}
             plot_curve(ax, values, arm, len(by_arm[arm]), markevery=(start, every), **style)
         else:
             plot_curve(ax, values, arm, len(by_arm[arm]))

@@ -13,29 +13,32 @@ FIGURE_EXTS = ("png", "pdf")
 TABLE_CAPTIONS = {
     "ablation": (
         'Component ablation (the paper\'s table "effect of each component"): AP, AP50, AP60, AP70, AP80, '
-        "AP90 per arm, ours (mean ± sample std over n seeds) against the paper and the difference. "
-        "Every reference number carries its status: [v] verified, [d] derived, [u] unverified. On the "
-        "synthetic dataset the paper's COCO numbers are shown for layout only."
+        "AP90 per arm, ours (mean ± sample std over n seeds) beside the paper's; the difference ours − paper only "
+        "for a COCO family. Every reference number carries its status: [v] verified, [d] derived, [u] unverified."
     ),
     "breakdown": (
-        "Dynamic R-CNN full breakdown (AP, AP50, AP75, APS, APM, APL): ours against the paper "
-        "(test-dev, as quoted), the reproduction report (val2017) and the MMDetection model zoo."
+        "Dynamic R-CNN full breakdown (AP, AP50, AP75, APS, APM, APL): ours (the family's model, named in the "
+        "title and row) against the paper's R-50-FPN 1x (test-dev, as quoted), the reproduction report (val2017) "
+        "and the MMDetection model zoo."
     ),
     "gains": (
-        "Gain of each arm over the baseline per metric, ours (± standard error of the difference of seed "
-        "means, marked with an asterisk when larger than twice that) and the paper's, with the baseline's "
-        "seed std as the run-to-run noise."
+        "Gain of each arm over the baseline per metric: the mean of the per-seed differences with its 95 % "
+        "confidence interval (paired t-test, Student's t with n - 1 degrees of freedom; Welch's t where the seed "
+        "sets differ) and its p-value Holm-adjusted over the three arms at that metric; the paper's gain with its "
+        "status; and the baseline's seed std as the run-to-run noise."
     ),
     "sweeps": (
         "Hyper-parameter sweeps over K_I (iou_topk), K_beta (beta_topk) and C (update interval): AP per "
-        'variant and the change against the default; says "no sweep runs" when there are none.'
+        "variant and the paired difference from the default (95 % CI, Holm-adjusted p over an arm's variants); "
+        'says "no sweep runs" when there are none.'
     ),
     "controls": (
         "Controls: the baseline with its SmoothL1 beta, box loss (L1) or IoU threshold fixed for the whole training, "
         "and the static endpoint (threshold and beta fixed at the values Dynamic R-CNN of the same seed ended with), "
-        "against the baseline and Dynamic R-CNN: AP, AP50 ... AP90 (mean ± sample std over seeds), each control's "
-        "gain over the baseline and difference from Dynamic R-CNN (± standard error), and the paper's statements "
-        'about fixed betas and L1 loss with their status; says "no control runs" when there are none.'
+        "against the baseline and Dynamic R-CNN: AP, AP50 ... AP90 (mean ± sample std over seeds) and each control's "
+        "paired difference from the baseline and from Dynamic R-CNN (95 % CI, paired t; p Holm-adjusted over the "
+        "controls per metric and side); the first author's statements about fixed betas and L1 loss (issue #10 of "
+        'the authors\' repository) with their status; says "no control runs" when there are none.'
     ),
     "runs": (
         "Runs included in the report: per arm and variant the seeds (n), GPUs x images per GPU, learning rate, "
@@ -44,7 +47,8 @@ TABLE_CAPTIONS = {
         "every metric and its provenance."
     ),
     "reference_numbers": (
-        "Every reference number used by the report with its source, split and status (verified / derived / unverified)."
+        "Every reference number used by the report with its source, split and status (verified / derived / unverified / "
+        "reported)."
     ),
 }
 
@@ -93,14 +97,27 @@ for _k in range(1, NUM_SAMPLE_IMAGES + 1):
         "labelled with its class and score."
     )
 
+#: The verdict page (analysis/summary.py), first in ``snakemake --report``.
+SUMMARY_FILE = "SUMMARY.md"
+SUMMARY_CAPTION = (
+    "Verdict page: one row per claim of the paper (DLA, DSL and DLA + DSL improve AP; the gain grows with the IoU "
+    "threshold; the threshold rises and beta falls; DLA + DSL beats each alone; with controls, the static endpoint "
+    "against Dynamic R-CNN), with the paper's value and status, our paired mean over seeds with its 95 % confidence "
+    "interval (paired t, n - 1 degrees of freedom) and sign agreement, a verdict from one written rule on the "
+    "Holm-adjusted p (alpha 0.05), and the seeds a paired test needs for the paper's effect; then the family's "
+    "deviations from the paper, the one deviations block of the report."
+)
+
 #: Every file the CLI writes, relative to ``--out-dir``, with its caption.
 OUTPUTS = {
+    SUMMARY_FILE: SUMMARY_CAPTION,
     **{f"tables/{stem}.{ext}": cap for stem, cap in TABLE_CAPTIONS.items() for ext in TABLE_EXTS},
     **{f"figures/{stem}.{ext}": cap for stem, cap in FIGURE_CAPTIONS.items() for ext in FIGURE_EXTS},
 }
 
 #: Category of each output for ``snakemake --report`` grouping.
 CATEGORIES = {
+    SUMMARY_FILE: "Summary",
     **{f"tables/{stem}.{ext}": "Tables" for stem in TABLE_CAPTIONS for ext in TABLE_EXTS},
     **{
         f"figures/{stem}.{ext}": (
@@ -114,3 +131,65 @@ CATEGORIES = {
         for ext in FIGURE_EXTS
     },
 }
+
+
+# Prose notes of the tables, beside their captions (analysis/tables.py prints them).
+STATS_TEST = (
+    "paired t-test over the seeds both sides have (a seed fixes the initial weights and the data order in every "
+    "run), two-sided, with a 95 % confidence interval from Student's t with n − 1 degrees of freedom; where the seed "
+    "sets differ, Welch's t-test and interval with its own degrees of freedom, marked (Welch)"
+)
+GAINS_NOTE = (
+    "Gain = mean over seeds of (arm − baseline) per seed, `default` variants, in AP points. Cell: mean [95 % CI] "
+    f"p_H, from a {STATS_TEST}; p_H is Holm-adjusted within each metric's family of the three arms (not across "
+    "metrics: with ten metrics, reading every column multiplies the chances of a small p by luck). '(n = 1)': one "
+    "seed, no interval and no test. The last row is the baseline's seed std, the noise of a single run. The verdict "
+    "of each claim is on SUMMARY.md."
+)
+PAPER_GAINS_NOTE = (
+    "Paper gains: the abstract's 1.9 AP and 5.5 AP90 gains of Dynamic R-CNN (verified); the others are differences of "
+    "the paper's ablation-table numbers and carry the weaker status of the two."
+)
+ABLATION_PAPER_NOTE = (
+    'Paper: table "effect of each component" (R-50-FPN, 1x schedule, COCO val2017). Δ = ours − paper in AP points; '
+    "it carries the status marker of the paper's number it uses. AP60 ... AP90 are COCOeval's AP at that single IoU "
+    "threshold."
+)
+ABLATION_SYNTHETIC_NOTE = (
+    'Paper: table "effect of each component" (R-50-FPN, 1x schedule, COCO val2017), printed beside ours for the '
+    "layout only; no difference is computed, since synthetic and COCO numbers are not comparable. AP60 ... AP90 are "
+    "COCOeval's AP at that single IoU threshold."
+)
+SWEEPS_NONE_NOTE = "No sweep runs: no variant other than `default` was found among the runs."
+SWEEPS_NOTE = (
+    "Variants other than `default` vary K_I (iou_topk), K_β (beta_topk) and C (update_iter_interval); the values are "
+    "the ones the runs recorded. AP in % (mean ± sample std over n seeds). Δ AP vs default: the variant minus the "
+    f"same arm's default variant, mean [95 % CI] p_H, from a {STATS_TEST}; p_H is Holm-adjusted over the sweep "
+    "variants of that arm."
+)
+CONTROLS_NONE_NOTE = (
+    "No control runs: the config trains none (controls in the pipeline config: fixed betas, L1 loss, fixed IoU "
+    "thresholds, the static endpoint; configs/pipeline/controls.yaml)."
+)
+CONTROLS_NOTE = (
+    "Controls are the baseline (DLA and DSL off) with the R-CNN head's IoU threshold (positive = negative = "
+    "minimum-positive threshold, as Dynamic R-CNN sets them), SmoothL1 beta or box loss fixed for the whole "
+    "training; the values are those each run recorded (run.control of its metrics.json). The static endpoint fixes "
+    "threshold and beta at the values the Dynamic R-CNN run of the same seed ended with (several seeds: mean "
+    "(min–max)). 'config': the baseline config's own values; 'dynamic': Dynamic R-CNN's, changing during training."
+)
+CONTROLS_STATS_NOTE = (
+    "AP in % (mean ± sample std over n seeds, COCOeval). Differences: mean [95 % CI] p_H in AP points, from a "
+    f"{STATS_TEST}; p_H is Holm-adjusted within each metric over the controls, separately against the baseline and "
+    "against Dynamic R-CNN."
+)
+CONTROLS_READING_NOTE = (
+    "Reading the static endpoint: a difference from Dynamic R-CNN whose interval excludes 0 says the schedule of the "
+    "values matters on this data; an interval that includes 0 shows no equality: it says which shortfalls (down to "
+    "its lower end) the seeds cannot exclude, so the gain may or may not come from where the threshold and beta end."
+)
+STATIC_RANK_NOTE = (
+    "The static endpoint takes rank 0's final threshold and beta: with several GPUs, each GPU ends at its own values "
+    "when the statistics are not synchronised (both implementations), so on multi-GPU runs it is one rank's endpoint, "
+    "not the mean over ranks."
+)

@@ -26,13 +26,24 @@ from dynrcnn.fileio import replace_dir
 from . import figures
 
 # re-exported: the report's file set is defined once, in a module the workflow can import without matplotlib
-from .outputs import CATEGORIES, FIGURE_CAPTIONS, FIGURE_EXTS, OUTPUTS, TABLE_CAPTIONS, TABLE_EXTS  # noqa: F401
+from .outputs import (  # noqa: F401
+    CATEGORIES,
+    FIGURE_CAPTIONS,
+    FIGURE_EXTS,
+    OUTPUTS,
+    SUMMARY_CAPTION,
+    SUMMARY_FILE,
+    TABLE_CAPTIONS,
+    TABLE_EXTS,
+)
 from .references import load_references
+from .results import compute
 from .runs import RunOutputError, load_runs
+from .summary import write_summary
 from .tables import build_tables, control_runs, default_runs
 
 #: What --out-dir may hold: the report owns the folder and replaces it whole.
-OUT_DIR_ENTRIES = ("tables", "figures")
+OUT_DIR_ENTRIES = ("tables", "figures", SUMMARY_FILE)
 
 
 class ReportOutputError(Exception):
@@ -41,7 +52,7 @@ class ReportOutputError(Exception):
 
 def captions():
     """``{stem: caption}`` of every table and figure (one ``{stem}.rst`` file each for ``snakemake --report``)."""
-    return {**TABLE_CAPTIONS, **FIGURE_CAPTIONS}
+    return {"SUMMARY": SUMMARY_CAPTION, **TABLE_CAPTIONS, **FIGURE_CAPTIONS}
 
 
 def caption_text(caption):
@@ -81,6 +92,7 @@ def build_report(
     val_images=None,
     score_thr=0.5,
     smooth=10,
+    notices=(),
 ):
     """Read the given runs, then write every table and figure of :data:`OUTPUTS` into ``out_dir``.
 
@@ -97,6 +109,7 @@ def build_report(
         val_images (str | Path, optional): folder of the validation images.
         score_thr (float): minimum score of a drawn detection.
         smooth (int): running-mean window of the loss curves, in logged iterations.
+        notices (Sequence[str]): lines printed under the banner of SUMMARY.md (e.g. mixed-provenance warnings).
 
     Returns:
         tuple[list[Path], list[Run]]: written files and the runs read.
@@ -111,8 +124,9 @@ def build_report(
     # Read every detection file the figures need before writing anything.
     detections = figures.load_sample_detections(by_arm, image_ids, epochs) if image_ids else {}
 
-    written = []
-    for table in build_tables(runs, refs, dataset, family):
+    res = compute(runs)
+    written = [write_summary(out_dir / SUMMARY_FILE, res, refs, family, dataset, notices)]
+    for table in build_tables(runs, refs, dataset, family, res):
         written += table.write(out_dir / "tables")
     figs = {
         "dynamics_iou_beta": lambda: figures.dynamics_figure(by_arm, dataset, refs),
@@ -134,7 +148,8 @@ def build_report(
 
 
 def check_out_dir(out_dir):
-    """Refuse an --out-dir that holds anything but a report's ``tables/`` and ``figures/`` (it is replaced)."""
+    """Refuse an --out-dir that holds anything but a report's ``SUMMARY.md``, ``tables/`` and ``figures/`` (it is
+    replaced)."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ReportOutputError(f"--out-dir {out_dir}: not a folder")
@@ -206,7 +221,7 @@ def parse_args(argv=None):
     p.add_argument(
         "--out-dir",
         help="report folder (results/report/{family}), replaced whole when the report is "
-        "complete; it holds tables/ and figures/ only",
+        "complete; it holds SUMMARY.md, tables/ and figures/ only",
     )
     p.add_argument("--family", help="config family, e.g. synthetic or coco_r50_fpn_1x")
     p.add_argument("--dataset", choices=("synthetic", "coco"), help="dataset the runs were evaluated on")

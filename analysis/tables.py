@@ -5,7 +5,6 @@ with their status marker), notes printed under it, and a machine-readable frame 
 """
 
 import math
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +22,24 @@ from dynrcnn.run_record import (
 )
 
 from . import references as R
-from .stats import fmt, fmt_gain, fmt_summary, gain, summarize
+from .frame import metric_key  # noqa: F401  (re-exported: the figures' import)
+from .outputs import (
+    ABLATION_PAPER_NOTE,
+    ABLATION_SYNTHETIC_NOTE,
+    CONTROLS_NONE_NOTE,
+    CONTROLS_NOTE,
+    CONTROLS_READING_NOTE,
+    CONTROLS_STATS_NOTE,
+    GAINS_NOTE,
+    PAPER_GAINS_NOTE,
+    STATIC_RANK_NOTE,
+    SWEEPS_NONE_NOTE,
+    SWEEPS_NOTE,
+)
+from .results import BASELINE, FULL, compute
+from .stats import fmt, fmt_summary, summarize
 from .style import ARM_LABELS, ARMS, control_label, control_order
+from .summary import DEVIATIONS_LINK, floor_text, model_text
 
 ABLATION_METRICS = ("AP", "AP50", "AP60", "AP70", "AP80", "AP90")
 BREAKDOWN_METRICS = SUMMARY_METRICS
@@ -69,9 +84,10 @@ def _md_tabular(header, rows):
 
 
 def _latex_tabular(header, rows):
-    """Lines of a booktabs tabular; a wide one is scaled to the text width (needs graphicx)."""
+    """Lines of a booktabs tabular; a wide one (more than 8 columns) is set in a smaller font with narrower column
+    gaps, never scaled down."""
     wide = len(header) > 8
-    lines = [r"\resizebox{\linewidth}{!}{%"] if wide else []
+    lines = [r"{\scriptsize\setlength{\tabcolsep}{3pt}"] if wide else []
     lines += [
         rf"\begin{{tabular}}{{{'l' + 'r' * (len(header) - 1)}}}",
         r"\toprule",
@@ -81,6 +97,44 @@ def _latex_tabular(header, rows):
     lines += [" & ".join(latex_escape(c) for c in row) + r" \\" for row in rows]
     lines += [r"\bottomrule", r"\end{tabular}"]
     return lines + (["}"] if wide else [])
+
+
+def _md_note(note):
+    """A Markdown bullet; a note that starts with '+' (an arm label) is escaped so it is not a nested bullet."""
+    return f"- \\{note}" if note.startswith("+") else f"- {note}"
+
+
+def fmt_diff(c, digits=1):
+    """A comparison's cell: '+2.4 [+0.4, +4.5] p_H 0.070' (paired mean, 95 % CI, Holm-adjusted p); Welch rows end
+    in ' (Welch)'; '+2.4 (n = 1)' without an interval; '—' without data."""
+    if c is None or c.diff.n == 0:
+        return "—"
+    d = c.diff
+    mean = fmt(d.mean, digits, signed=True)
+    if not d.has_interval:
+        return f"{mean} (n = {d.n})"
+    text = f"{mean} [{fmt(d.lo, digits, signed=True)}, {fmt(d.hi, digits, signed=True)}] p_H {c.p_adj:.3f}"
+    return text + (" (Welch)" if d.test != "paired t" else "")
+
+
+def comparison_record(c):
+    """CSV fields of a comparison: mean, CI, raw and Holm-adjusted p, test, seeds, family."""
+    if c is None:
+        return dict(diff=math.nan, ci_lo=math.nan, ci_hi=math.nan, p=math.nan, p_holm=math.nan, test="", n=0)
+    d = c.diff
+    return dict(
+        diff=d.mean,
+        ci_lo=d.lo,
+        ci_hi=d.hi,
+        ci_level=d.level,
+        p=d.p,
+        p_holm=c.p_adj,
+        holm_family=c.family,
+        holm_m=c.family_size,
+        test=d.test,
+        n=d.n,
+        seeds_agree=d.seeds_agree,
+    )
 
 
 @dataclass
@@ -115,13 +169,13 @@ class Table:
         lines = [f"## {self.title}", ""]
         lines += [f"**{p}**\n" for p in self.preface]
         if self.basis:
-            lines += [self.basis[0], ""] + [f"{line}  " for line in self.basis[1:]] + [""]
+            lines += [f"{self.basis[0]} [Deviations from the paper]({DEVIATIONS_LINK}).", ""]
         lines += _md_tabular(self.header, self.rows)
         for part in self.parts:
             lines += ["", f"### {part.title}", ""] + _md_tabular(part.header, part.rows)
         if self.notes:
             lines += ["", "Notes:", ""]
-            lines += [f"- {n}" for n in self.notes]
+            lines += [_md_note(n) for n in self.notes]
         return "\n".join(lines) + "\n"
 
     def to_latex(self):
@@ -136,13 +190,13 @@ class Table:
         ]
         lines += [rf"\textbf{{{latex_escape(p)}}}\par\medskip" for p in self.preface]
         if self.basis:
-            lines += [r"{\footnotesize"] + [latex_escape(line) + r"\par" for line in self.basis] + [r"}\medskip"]
+            lines += [
+                r"{\footnotesize " + latex_escape(self.basis[0]) + r" Deviations from the paper: SUMMARY.md.\par}"
+            ]
         lines += _latex_tabular(self.header, self.rows)
         for part in self.parts:
             lines += [r"\par\medskip", rf"\textbf{{{latex_escape(part.title)}}}\par\smallskip"]
             lines += _latex_tabular(part.header, part.rows)
-        if any(len(h) > 8 for h in [self.header] + [p.header for p in self.parts]):
-            lines[0] += ", \\usepackage{graphicx}"
         if self.notes:
             lines += [r"\par\smallskip", r"\begin{minipage}{\linewidth}\footnotesize"]
             lines += [latex_escape(n) + r"\par" for n in self.notes]
@@ -192,6 +246,13 @@ _LATEX_SPECIAL = {
     "β": r"$\beta$",
     "≥": r"$\geq$",
     "*": r"$^{*}$",
+    "|": r"\textbar{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "≤": r"$\leq$",
+    "√": r"$\surd$",
+    "→": r"$\rightarrow$",
+    "–": "--",
     "`": "",
 }
 
@@ -199,16 +260,6 @@ _LATEX_SPECIAL = {
 def latex_escape(text):
     """Escape LaTeX specials and map the few Unicode symbols the tables use."""
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
-
-
-def metric_key(name):
-    """Key of a table metric in :attr:`Run.metrics` (``AP60`` -> ``AP@0.60``)."""
-    if name in SUMMARY_METRICS:
-        return name
-    m = re.fullmatch(r"AP(\d\d)", name)
-    if not m:
-        raise KeyError(f"unknown metric {name!r}")
-    return f"AP@0.{m.group(1)}"
 
 
 def percent(runs, metric):
@@ -241,22 +292,24 @@ def dataset_note(dataset):
 
 
 def seeds_text(runs):
-    return ",".join(str(r.seed) for r in runs)
+    """'0,1,2': the seeds of runs (or of seed numbers)."""
+    return ",".join(str(getattr(r, "seed", r)) for r in runs)
 
 
 def partial_seed_notes(groups):
     """Notes for arms that have fewer seeds than the union of seeds of all arms.
 
     Args:
-        groups (dict[str, list[Run]]): label -> runs.
+        groups (dict[str, list]): label -> runs (or their seed numbers).
 
     Returns:
         list[str]
     """
-    all_seeds = sorted({r.seed for rs in groups.values() for r in rs})
+    groups = {label: [getattr(r, "seed", r) for r in rs] for label, rs in groups.items()}
+    all_seeds = sorted({s for rs in groups.values() for s in rs})
     notes = []
     for label, rs in groups.items():
-        have = sorted(r.seed for r in rs)
+        have = sorted(rs)
         if rs and have != all_seeds:
             missing = sorted(set(all_seeds) - set(have))
             notes.append(
@@ -278,71 +331,73 @@ def _status_notes(used):
     ]
 
 
-def ablation_table(runs, refs, dataset):
-    """Table 1: the paper's component ablation, ours against the paper per arm.
+def _summary_cells(res, group, metrics):
+    return [fmt_summary(res.summary(group, m)) for m in metrics]
+
+
+def floor_notes(res, metrics):
+    """One note per metric at its floor (the baseline's mean below :data:`analysis.summary.FLOOR` AP points)."""
+    return [
+        f"{m} is at its floor here ({floor_text(res, m)}): no gain at {m} can be tested on these runs, so the "
+        f"paper's {m} numbers cannot be checked here."
+        for m in metrics
+        if floor_text(res, m)
+    ]
+
+
+def _ablation_cells(res, refs, arm, metric, coco):
+    """Cells and CSV record of one arm at one metric; the difference to the paper only on COCO."""
+    s = res.summary((arm, DEFAULT_VARIANT), metric)
+    ref = R.find(refs, "ablation", arm, metric, source_key="paper")
+    diff = s.mean - ref.value if ref is not None and coco else math.nan
+    cells = [fmt_summary(s), ref.format() if ref else "—"]
+    if coco:
+        approx = "~" if ref is not None and ref.approx else ""
+        cells.append(f"{approx}{fmt(diff, signed=True)} {ref.mark}" if ref and not math.isnan(diff) else "—")
+    record = dict(
+        arm=arm,
+        n=s.n,
+        seeds=seeds_text(res.seeds((arm, DEFAULT_VARIANT))),
+        metric=metric,
+        ours_mean=s.mean,
+        ours_std=s.std,
+        paper=ref.value if ref else math.nan,
+        paper_approx=bool(ref and ref.approx),
+        paper_status=ref.status if ref else "",
+        diff=diff,
+    )
+    return cells, record, ref
+
+
+def ablation_table(res, refs, dataset):
+    """Table 1: the paper's component ablation, ours against the paper per arm (differences only on COCO).
 
     Args:
-        runs (list[Run]): all runs (the ``default`` variant is used).
+        res (Results): the report's results (:func:`analysis.results.compute`).
         refs (list[Reference]): reference numbers.
         dataset (str): ``synthetic`` or ``coco``.
 
     Returns:
         Table
     """
-    by_arm = default_runs(runs)
+    coco = dataset == "coco"
     header = ["Arm", "n"]
     for m in ABLATION_METRICS:
-        header += [f"{m} ours", f"{m} paper", f"{m} Δ"]
+        header += [f"{m} ours", f"{m} paper"] + ([f"{m} Δ"] if coco else [])
     rows, data, used = [], [], []
     for arm in ARMS:
-        rs = by_arm[arm]
-        row = [ARM_LABELS[arm], str(len(rs))]
+        row = [ARM_LABELS[arm], str(len(res.seeds((arm, DEFAULT_VARIANT))))]
         for m in ABLATION_METRICS:
-            s = summarize(percent(rs, m))
-            ref = R.find(refs, "ablation", arm, m, source_key="paper")
-            diff = s.mean - ref.value if ref is not None else math.nan
-            if ref is not None:
-                used.append((ARM_LABELS[arm], ref))
-            approx = "~" if ref is not None and ref.approx else ""
-            row += [
-                fmt_summary(s),
-                ref.format() if ref else "—",
-                f"{approx}{fmt(diff, signed=True)} {ref.mark}" if ref and not math.isnan(diff) else "—",
-            ]
-            data.append(
-                dict(
-                    arm=arm,
-                    n=s.n,
-                    seeds=seeds_text(rs),
-                    metric=m,
-                    ours_mean=s.mean,
-                    ours_std=s.std,
-                    paper=ref.value if ref else math.nan,
-                    paper_approx=bool(ref and ref.approx),
-                    paper_status=ref.status if ref else "",
-                    diff=diff,
-                )
-            )
+            cells, record, ref = _ablation_cells(res, refs, arm, m, coco)
+            row += cells
+            data.append(record)
+            used += [(ARM_LABELS[arm], ref)] if ref is not None else []
         rows.append(row)
-    notes = [
-        dataset_note(dataset),
-        SEEDS_NOTE,
-        'Paper: table "effect of each component" (R-50-FPN, 1x schedule, COCO val2017). '
-        "Δ = ours − paper in AP points; it carries the status marker of the paper's number it uses. "
-        "AP60 ... AP90 are COCOeval's AP at that single IoU threshold.",
-        R.STATUS_LEGEND,
-    ]
-    notes += _status_notes(used)
-    notes += partial_seed_notes({ARM_LABELS[a]: rs for a, rs in by_arm.items()})
-    return Table(
-        "ablation",
-        "Component ablation: ours vs. the paper (AP in %)",
-        header,
-        rows,
-        notes,
-        pd.DataFrame(data),
-        dataset_preface(dataset),
-    )
+    notes = [dataset_note(dataset), SEEDS_NOTE, ABLATION_PAPER_NOTE if coco else ABLATION_SYNTHETIC_NOTE]
+    notes += floor_notes(res, ABLATION_METRICS) + [R.STATUS_LEGEND] + _status_notes(used)
+    notes += partial_seed_notes({ARM_LABELS[a]: res.seeds((a, DEFAULT_VARIANT)) for a in ARMS})
+    title = "Component ablation: ours vs. the paper (AP in %)" if coco else "Component ablation (AP in %)"
+    return Table("ablation", title, header, rows, notes, pd.DataFrame(data), dataset_preface(dataset))
 
 
 BREAKDOWN_SOURCES = (
@@ -353,27 +408,8 @@ BREAKDOWN_SOURCES = (
 )
 
 
-def breakdown_table(runs, refs, dataset):
-    """Table 2: Dynamic R-CNN's full COCO breakdown, ours against three references.
-
-    Args:
-        runs (list[Run]): all runs (``dynamic_rcnn``/``default`` is used).
-        refs (list[Reference]): reference numbers.
-        dataset (str): ``synthetic`` or ``coco``.
-
-    Returns:
-        Table
-    """
-    rs = default_runs(runs)["dynamic_rcnn"]
-    header = ["Source", "n"] + list(BREAKDOWN_METRICS)
-    split = "synthetic val" if dataset == "synthetic" else "val2017"
-    row = [f"Ours, Dynamic R-CNN ({split})", str(len(rs))]
-    data = []
-    for m in BREAKDOWN_METRICS:
-        s = summarize(percent(rs, m))
-        row.append(fmt_summary(s))
-        data.append(dict(source="ours", split=split, metric=m, n=s.n, value=s.mean, std=s.std, status="measured"))
-    rows, used = [row], []
+def _breakdown_reference_rows(refs):
+    rows, data, used = [], [], []
     for key, ref_split, label in BREAKDOWN_SOURCES:
         row = [label, "—"]
         for m in BREAKDOWN_METRICS:
@@ -381,199 +417,152 @@ def breakdown_table(runs, refs, dataset):
             row.append(ref.format() if ref else "—")
             if ref:
                 used.append((label, ref))
-                data.append(
-                    dict(
-                        source=key,
-                        split=ref_split,
-                        metric=m,
-                        n=math.nan,
-                        value=ref.value,
-                        std=math.nan,
-                        status=ref.status,
-                    )
-                )
+                data.append(dict(source=key, split=ref_split, metric=m, n=math.nan, value=ref.value, std=math.nan))
+                data[-1]["status"] = ref.status
         rows.append(row)
+    return rows, data, used
+
+
+def breakdown_table(res, refs, dataset, family):
+    """Table 2: Dynamic R-CNN's full COCO breakdown, ours against three references (R-50-FPN 1x, COCO).
+
+    Args:
+        res (Results): the report's results.
+        refs (list[Reference]): reference numbers.
+        dataset (str): ``synthetic`` or ``coco``.
+        family (str): the config family (its model names our row and the title).
+
+    Returns:
+        Table
+    """
+    n = len(res.seeds(FULL))
+    header = ["Source", "n"] + list(BREAKDOWN_METRICS)
+    split = "synthetic val" if dataset == "synthetic" else "val2017"
+    rows = [
+        [f"Ours, Dynamic R-CNN, {model_text(family)} ({split})", str(n)] + _summary_cells(res, FULL, BREAKDOWN_METRICS)
+    ]
+    data = []
+    for m in BREAKDOWN_METRICS:
+        s = res.summary(FULL, m)
+        data.append(dict(source="ours", split=split, metric=m, n=s.n, value=s.mean, std=s.std, status="measured"))
+    ref_rows, ref_data, used = _breakdown_reference_rows(refs)
     zoo_faster = R.find(refs, "breakdown", "faster_rcnn_mmdet", "AP", source_key="mmdet_zoo")
     notes = [
         dataset_note(dataset),
         SEEDS_NOTE.replace("the `default` variant", "Dynamic R-CNN (`default`)"),
-        "test-dev and val2017 numbers are different splits and not directly comparable.",
+        "The reference rows are ResNet-50-FPN, 1x schedule, on COCO; test-dev and val2017 numbers are different "
+        "splits and not directly comparable.",
         R.STATUS_LEGEND,
-    ]
-    notes += _status_notes(used)
+    ] + _status_notes(used)
     if zoo_faster:
         notes.append(
             f"For scale: MMDetection's faster-rcnn_r50_fpn_1x reaches {zoo_faster.format()} AP on val2017 "
             f"with L1 loss and RPN NMS 0.7, which is not the paper's baseline."
         )
-    return Table(
-        "breakdown",
-        "Dynamic R-CNN R-50-FPN 1x: full breakdown (AP in %)",
-        header,
-        rows,
-        notes,
-        pd.DataFrame(data),
-        dataset_preface(dataset),
-    )
+    title = f"Dynamic R-CNN full breakdown: ours ({model_text(family)}) and the R-50-FPN 1x references (AP in %)"
+    frame = pd.DataFrame(data + ref_data)
+    return Table("breakdown", title, header, rows + ref_rows, notes, frame, dataset_preface(dataset))
 
 
-def _paper_gain(refs, arm, metric):
-    """The paper's gain of ``arm`` over the baseline: the abstract's when given, else table arithmetic.
-
-    Returns:
-        tuple[float, str, bool] | None: value, status, approx.
-    """
-    if arm == "dynamic_rcnn":
-        ref = R.find(refs, "abstract", arm, f"{metric}_gain")
-        if ref is not None:
-            return ref.value, ref.status, ref.approx
-    a = R.find(refs, "ablation", arm, metric, source_key="paper")
-    b = R.find(refs, "ablation", "baseline", metric, source_key="paper")
-    if a is None or b is None:
-        return None
-    return a.value - b.value, R.combined_status(a.status, b.status), a.approx or b.approx
+def _paper_gain_cell(refs, arm, metric):
+    pg = R.paper_gain(refs, arm, metric)
+    if pg is None:
+        return "—", None
+    value, status, approx = pg
+    record = dict(arm=arm, source="paper", metric=metric, diff=value, status=status)
+    return f"{'~' if approx else ''}{fmt(value, signed=True)} {R.STATUS_MARKS[status]}", record
 
 
-def gains_table(runs, refs, dataset):
-    """Table 3: each arm's gain over the baseline per metric, with the seed spread.
+def gains_table(res, refs, dataset):
+    """Table 3: each arm's gain over the baseline per metric: paired mean, 95 % CI, Holm-adjusted p.
 
     Args:
-        runs (list[Run]): all runs (the ``default`` variant is used).
+        res (Results): the report's results (family ``gains/{metric}``: the three arms at one metric).
         refs (list[Reference]): reference numbers.
         dataset (str): ``synthetic`` or ``coco``.
 
     Returns:
         Table
     """
-    by_arm = default_runs(runs)
-    base = {m: summarize(percent(by_arm["baseline"], m)) for m in GAIN_METRICS}
     header = ["Arm", "Source", "n (arm / baseline)"] + list(GAIN_METRICS)
     rows, data = [], []
+    n_base = len(res.seeds(BASELINE))
     for arm in ARMS[1:]:
-        rs = by_arm[arm]
-        row = [ARM_LABELS[arm], "ours", f"{len(rs)} / {len(by_arm['baseline'])}"]
+        group = (arm, DEFAULT_VARIANT)
+        row = [ARM_LABELS[arm], "ours", f"{len(res.seeds(group))} / {n_base}"]
         paper_row = [ARM_LABELS[arm], "paper", "—"]
         for m in GAIN_METRICS:
-            g = gain(summarize(percent(rs, m)), base[m])
-            row.append(fmt_gain(g))
-            data.append(
-                dict(
-                    arm=arm,
-                    source="ours",
-                    metric=m,
-                    gain=g.value if g else math.nan,
-                    se=g.se if g else math.nan,
-                    n_arm=len(rs),
-                    n_baseline=len(by_arm["baseline"]),
-                    significant=bool(g and g.significant),
-                    status="measured",
-                )
-            )
-            pg = _paper_gain(refs, arm, m)
-            if pg is None:
-                paper_row.append("—")
-                continue
-            value, status, approx = pg
-            paper_row.append(f"{'~' if approx else ''}{fmt(value, signed=True)} {R.STATUS_MARKS[status]}")
-            data.append(
-                dict(
-                    arm=arm,
-                    source="paper",
-                    metric=m,
-                    gain=value,
-                    se=math.nan,
-                    n_arm=math.nan,
-                    n_baseline=math.nan,
-                    significant=False,
-                    status=status,
-                )
-            )
+            c = res.comparison("gains", group, BASELINE, m)
+            row.append(fmt_diff(c))
+            data.append(dict(arm=arm, source="ours", metric=m, **comparison_record(c), status="measured"))
+            cell, record = _paper_gain_cell(refs, arm, m)
+            paper_row.append(cell)
+            data += [record] if record else []
         rows += [row, paper_row]
-    noise = ["Baseline seed std (run-to-run noise)", "ours", str(len(by_arm["baseline"]))]
-    noise += [fmt(base[m].std) for m in GAIN_METRICS]
-    rows.append(noise)
-    notes = [
-        dataset_note(dataset),
-        "Gain = mean over seeds of the arm − mean over seeds of the baseline (`default` variant), in AP points. "
-        "± is the standard error of that difference, sqrt(s_a^2 / n_a + s_b^2 / n_b), with s the sample "
-        "standard deviation (ddof = 1) over seeds; * marks |gain| > 2 × SE, a gain larger than the "
-        "run-to-run noise (about 95 % two-sided for normal noise). With n = 1 on either side no spread "
-        'can be estimated: the gain is shown with "(n=1)". The last row is the baseline\'s seed std, '
-        "the noise of a single run.",
-        "Paper gains: the abstract's +1.9 AP and +5.5 AP90 for Dynamic R-CNN (verified); the others are "
-        "differences of the paper's ablation-table numbers and carry the weaker status of the two.",
-        R.STATUS_LEGEND,
-    ]
-    notes += partial_seed_notes({ARM_LABELS[a]: rs for a, rs in by_arm.items()})
-    return Table(
-        "gains",
-        "Gain of each arm over the baseline (AP points)",
-        header,
-        rows,
-        notes,
-        pd.DataFrame(data),
-        dataset_preface(dataset),
-    )
+    noise = ["Baseline seed std (run-to-run noise)", "ours", str(n_base)]
+    rows.append(noise + [fmt(res.summary(BASELINE, m).std) for m in GAIN_METRICS])
+    notes = [dataset_note(dataset), GAINS_NOTE, PAPER_GAINS_NOTE] + floor_notes(res, GAIN_METRICS)
+    notes += [R.STATUS_LEGEND] + partial_seed_notes({ARM_LABELS[a]: res.seeds((a, DEFAULT_VARIANT)) for a in ARMS})
+    title = "Gain of each arm over the baseline (AP points; paired mean [95 % CI] and Holm-adjusted p)"
+    return Table("gains", title, header, rows, notes, pd.DataFrame(data), dataset_preface(dataset))
 
 
-def sweeps_table(runs, refs, dataset):
+def _sweep_row(res, arm, variant):
+    group = (arm, variant)
+    hp = res.info[(res.info.arm == arm) & (res.info.variant == variant)].iloc[0]
+    seeds = res.seeds(group)
+    row = [ARM_LABELS[arm], variant] + [f"{hp[h]:g}" for h in HYPERPARAMETERS] + [str(len(seeds))]
+    record = dict(arm=arm, variant=variant, **{h: hp[h] for h in HYPERPARAMETERS}, n=len(seeds))
+    record["seeds"] = seeds_text(seeds)
+    for m in SWEEP_METRICS:
+        s = res.summary(group, m)
+        row.append(fmt_summary(s))
+        record[f"{m}_mean"], record[f"{m}_std"] = s.mean, s.std
+    c = res.comparison(f"sweeps/{arm}", group, (arm, DEFAULT_VARIANT), "AP") if variant != DEFAULT_VARIANT else None
+    row.append(fmt_diff(c) if variant != DEFAULT_VARIANT else "(default)")
+    record.update({f"dAP_vs_default_{k}": v for k, v in comparison_record(c).items()})
+    return row, record
+
+
+def sweeps_table(res, refs, dataset):
     """Table 4: hyper-parameter sweeps (K_I, K_beta, C), when sweep runs exist.
 
     Args:
-        runs (list[Run]): all runs; variants other than ``default`` are sweeps.
+        res (Results): the report's results (family ``sweeps/{arm}/AP``).
         refs (list[Reference]): reference numbers.
         dataset (str): ``synthetic`` or ``coco``.
 
     Returns:
         Table: a single "no sweep runs" row when there are none (the file set stays fixed).
     """
-    groups = group_runs(r for r in runs if parse_control(r.variant) is None)  # controls: the controls table
-    sweep_arms = [a for a in ARMS if any(arm == a and v != DEFAULT_VARIANT for arm, v in groups)]
     header = ["Arm", "Variant", "K_I", "K_β", "C", "n"] + list(SWEEP_METRICS) + ["Δ AP vs default"]
     rows, data = [], []
-    for arm in sweep_arms:
-        keys = sorted(
-            (k for k in groups if k[0] == arm),
-            key=lambda k: (k[1] != DEFAULT_VARIANT, tuple(groups[k][0].hyperparameters[h] for h in HYPERPARAMETERS)),
-        )
-        default_ap = summarize(percent(groups.get((arm, DEFAULT_VARIANT), []), "AP"))
-        for key in keys:
-            rs = groups[key]
-            hp = rs[0].hyperparameters
-            row = [ARM_LABELS[arm], key[1]] + [f"{hp[h]:g}" for h in HYPERPARAMETERS] + [str(len(rs))]
-            record = dict(arm=arm, variant=key[1], **hp, n=len(rs), seeds=seeds_text(rs))
-            for m in SWEEP_METRICS:
-                s = summarize(percent(rs, m))
-                row.append(fmt_summary(s))
-                record[f"{m}_mean"], record[f"{m}_std"] = s.mean, s.std
-            g = gain(summarize(percent(rs, "AP")), default_ap) if key[1] != DEFAULT_VARIANT else None
-            row.append(fmt_gain(g) if key[1] != DEFAULT_VARIANT else "(default)")
-            record["dAP_vs_default"], record["dAP_se"] = (g.value, g.se) if g else (math.nan, math.nan)
+    for arm in ARMS:
+        variants = res.sweeps(arm)
+        for variant in ([DEFAULT_VARIANT] if variants else []) + variants:
+            row, record = _sweep_row(res, arm, variant)
             rows.append(row)
             data.append(record)
     if not rows:
         rows = [["no sweep runs"] + ["—"] * (len(header) - 1)]
         data = [dict(arm="no sweep runs")]
-    defaults = [R.find(refs, "hyperparameters", "dynamic_rcnn", h) for h in HYPERPARAMETERS]
-    kb_sweep = [r for r in refs if r.metric == "beta_topk_sweep_value"]
-    notes = [
-        dataset_note(dataset),
-        "Variants other than `default` vary K_I (iou_topk), K_β (beta_topk) and C (update_iter_interval); "
-        "the values are the ones the runs recorded. AP in % (mean ± sample std over n seeds); Δ AP vs "
-        "default: gain over the same arm's default variant ± its standard error (as in the gains table).",
-        "Reference defaults (official code and MMDetection): "
-        + ", ".join(f"{h} = {r.value:g} {r.mark}" for h, r in zip(HYPERPARAMETERS, defaults) if r)
-        + ". "
-        "The paper also sweeps K_β over values including "
-        + ", ".join(f"{r.value:g}" for r in kb_sweep)
-        + (f" {kb_sweep[0].mark}" if kb_sweep else "")
-        + "; the results of the paper's sweeps are not known here.",
-        R.STATUS_LEGEND,
-    ]
-    if data and data[0].get("arm") == "no sweep runs":
-        notes.insert(0, "No sweep runs: no variant other than `default` was found among the runs.")
+    notes = ([SWEEPS_NONE_NOTE] if data[0].get("arm") == "no sweep runs" else []) + [dataset_note(dataset)]
+    notes += [SWEEPS_NOTE, _sweep_reference_note(refs), R.STATUS_LEGEND]
     return Table(
         "sweeps", "Hyper-parameter sweeps (AP in %)", header, rows, notes, pd.DataFrame(data), dataset_preface(dataset)
+    )
+
+
+def _sweep_reference_note(refs):
+    defaults = [R.find(refs, "hyperparameters", "dynamic_rcnn", h) for h in HYPERPARAMETERS]
+    kb_sweep = [r for r in refs if r.metric == "beta_topk_sweep_value"]
+    return (
+        "Reference defaults (official code and MMDetection): "
+        + ", ".join(f"{h} = {r.value:g} {r.mark}" for h, r in zip(HYPERPARAMETERS, defaults) if r)
+        + ". The paper also sweeps K_β over values including "
+        + ", ".join(f"{r.value:g}" for r in kb_sweep)
+        + (f" {kb_sweep[0].mark}" if kb_sweep else "")
+        + "; the results of the paper's sweeps are not known here."
     )
 
 
@@ -586,144 +575,111 @@ def control_runs(runs):
     return {v: groups[v] for v in sorted(groups, key=control_order)}
 
 
-def _fixed_value(rs, key):
+def _fixed_value(values):
     """A control's fixed value over its seeds: one value, or mean (min–max) when the seeds differ (static)."""
-    values = [r.control.get(key) for r in rs if r.control]
-    if not values or any(v is None for v in values):
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not values:
         return "—"
     if len(set(values)) == 1:
         return f"{values[0]:.3g}"
     return f"{sum(values) / len(values):.3f} ({min(values):.3f}–{max(values):.3f})"
 
 
-def controls_table(runs, refs, dataset):
+def _control_info(res, variant):
+    info = res.info[(res.info.arm == CONTROL_ARM) & (res.info.variant == variant)]
+    losses = sorted({str(v) for v in info.control_loss if v})
+    return info, [
+        _fixed_value(list(info.control_iou_thr)),
+        _fixed_value(list(info.control_beta)),
+        ", ".join(losses) or "—",
+    ]
+
+
+def _controls_main_rows(res):
+    rows = [[ARM_LABELS[CONTROL_ARM], DEFAULT_VARIANT, "config", "config", "config", str(len(res.seeds(BASELINE)))]]
+    rows[0] += _summary_cells(res, BASELINE, CONTROL_METRICS)
+    for variant in res.controls():
+        group = (CONTROL_ARM, variant)
+        rows.append([control_label(variant), variant, *_control_info(res, variant)[1], str(len(res.seeds(group)))])
+        rows[-1] += _summary_cells(res, group, CONTROL_METRICS)
+    full = [
+        ARM_LABELS[STATIC_SOURCE_ARM],
+        DEFAULT_VARIANT,
+        "dynamic",
+        "dynamic",
+        "SmoothL1Loss",
+        str(len(res.seeds(FULL))),
+    ]
+    return rows + [full + _summary_cells(res, FULL, CONTROL_METRICS)]
+
+
+def _controls_parts(res):
+    """The two comparison tabulars (against the baseline, against Dynamic R-CNN) and the CSV records."""
+    gain_rows, diff_rows, data = [], [], []
+    for variant in res.controls():
+        group = (CONTROL_ARM, variant)
+        n = len(res.seeds(group))
+        vs_base = [res.comparison("controls_vs_baseline", group, BASELINE, m) for m in CONTROL_METRICS]
+        vs_full = [res.comparison("controls_vs_dynamic_rcnn", group, FULL, m) for m in CONTROL_METRICS]
+        gain_rows.append([control_label(variant), f"{n} / {len(res.seeds(BASELINE))}"] + [fmt_diff(c) for c in vs_base])
+        diff_rows.append([control_label(variant), f"{n} / {len(res.seeds(FULL))}"] + [fmt_diff(c) for c in vs_full])
+        info = _control_info(res, variant)[0]
+        for m, cb, cf in zip(CONTROL_METRICS, vs_base, vs_full):
+            s = res.summary(group, m)
+            record = dict(variant=variant, arm=CONTROL_ARM, kind=parse_control(variant)["kind"], metric=m)
+            record.update(iou_thr=info.control_iou_thr.mean(), beta=info.control_beta.mean(), n=s.n, mean=s.mean)
+            record.update(std=s.std, seeds=seeds_text(res.seeds(group)))
+            record.update({f"{k}_vs_baseline": v for k, v in comparison_record(cb).items()})
+            record.update({f"{k}_vs_dynamic_rcnn": v for k, v in comparison_record(cf).items()})
+            data.append(record)
+    cols = list(CONTROL_METRICS)
+    parts = [
+        Part(
+            "Difference from the baseline (AP points; paired mean [95 % CI], Holm-adjusted p)",
+            ["Run", "n (control / baseline)"] + cols,
+            gain_rows,
+        ),
+        Part(
+            "Difference from Dynamic R-CNN (AP points; paired mean [95 % CI], Holm-adjusted p; negative: the control "
+            "falls short)",
+            ["Run", "n (control / Dynamic R-CNN)"] + cols,
+            diff_rows,
+        ),
+    ]
+    return parts, data
+
+
+def controls_table(res, refs, dataset):
     """Controls: the baseline with its IoU threshold, SmoothL1 beta or box loss fixed, against the baseline and the
-    full Dynamic R-CNN (``default`` variants), with each one's gain over the baseline and its difference from
-    Dynamic R-CNN, and the paper's statements about fixed settings with their status.
+    full Dynamic R-CNN (``default`` variants), with paired differences, and the first author's statements about
+    fixed settings with their status.
 
     Args:
-        runs (list[Run]): all runs (the controls are ``baseline`` variants, :func:`dynrcnn.run_record.parse_control`).
-        refs (list[Reference]): reference numbers (unused: the paper gives statements, no numbers; kept for the
-            tables' common signature).
+        res (Results): the report's results (families ``controls_vs_baseline/{metric}`` and
+            ``controls_vs_dynamic_rcnn/{metric}``).
+        refs (list[Reference]): reference numbers (unused; kept for the tables' common signature).
         dataset (str): ``synthetic`` or ``coco``.
 
     Returns:
         Table: a single "no control runs" row when there are none (the file set stays fixed).
     """
-    by_arm = default_runs(runs)
-    controls = control_runs(runs)
-    base, full = by_arm[CONTROL_ARM], by_arm[STATIC_SOURCE_ARM]
-    summary = {
-        key: {m: summarize(percent(rs, m)) for m in CONTROL_METRICS}
-        for key, rs in [(CONTROL_ARM, base), *controls.items(), (STATIC_SOURCE_ARM, full)]
-    }
     header = ["Run", "Variant", "IoU thr.", "β", "Box loss", "n"] + list(CONTROL_METRICS)
-    rows, data, parts = [], [], []
+    controls = res.controls()
     if controls:
-        rows.append([ARM_LABELS[CONTROL_ARM], DEFAULT_VARIANT, "config", "config", "config", str(len(base))])
-        for variant, rs in controls.items():
-            losses = sorted({r.control.get("loss", "?") for r in rs if r.control})
-            rows.append(
-                [control_label(variant), variant, _fixed_value(rs, "iou_thr"), _fixed_value(rs, "beta")]
-                + [", ".join(losses) or "—", str(len(rs))]
-            )
-        rows.append(
-            [ARM_LABELS[STATIC_SOURCE_ARM], DEFAULT_VARIANT, "dynamic", "dynamic", "SmoothL1Loss", str(len(full))]
-        )
-        for row, key in zip(rows, summary):
-            row += [fmt_summary(summary[key][m]) for m in CONTROL_METRICS]
-        gain_rows, diff_rows = [], []
-        for key in [*controls, STATIC_SOURCE_ARM]:
-            label = control_label(key) if key in controls else ARM_LABELS[key]
-            rs = controls.get(key, full)
-            g_base = [gain(summary[key][m], summary[CONTROL_ARM][m]) for m in CONTROL_METRICS]
-            g_full = [gain(summary[key][m], summary[STATIC_SOURCE_ARM][m]) for m in CONTROL_METRICS]
-            gain_rows.append([label, f"{len(rs)} / {len(base)}"] + [fmt_gain(g) for g in g_base])
-            if key in controls:
-                diff_rows.append([label, f"{len(rs)} / {len(full)}"] + [fmt_gain(g) for g in g_full])
-            for m, gb, gf in zip(CONTROL_METRICS, g_base, g_full):
-                s = summary[key][m]
-                record = dict(
-                    variant=key if key in controls else DEFAULT_VARIANT,
-                    arm=CONTROL_ARM if key in controls else key,
-                    kind=parse_control(key)["kind"] if key in controls else "",
-                    iou_thr=_mean_fixed(rs, "iou_thr"),
-                    beta=_mean_fixed(rs, "beta"),
-                    n=s.n,
-                    seeds=seeds_text(rs),
-                    metric=m,
-                    mean=s.mean,
-                    std=s.std,
-                    gain_vs_baseline=gb.value if gb else math.nan,
-                    se_vs_baseline=gb.se if gb else math.nan,
-                    n_baseline=len(base),
-                    diff_vs_dynamic_rcnn=gf.value if gf and key in controls else math.nan,
-                    se_vs_dynamic_rcnn=gf.se if gf and key in controls else math.nan,
-                    n_dynamic_rcnn=len(full),
-                )
-                data.append(record)
-        parts = [
-            Part(
-                "Gain over the baseline (AP points, ± SE)",
-                ["Run", "n (run / baseline)"] + list(CONTROL_METRICS),
-                gain_rows,
-            ),
-            Part(
-                "Difference from Dynamic R-CNN (AP points, ± SE; negative: the control falls short)",
-                ["Run", "n (control / Dynamic R-CNN)"] + list(CONTROL_METRICS),
-                diff_rows,
-            ),
-        ]
+        rows = _controls_main_rows(res)
+        parts, data = _controls_parts(res)
     else:
-        rows = [["no control runs"] + ["—"] * (len(header) - 1)]
+        rows, parts = [["no control runs"] + ["—"] * (len(header) - 1)], []
         data = [dict(variant="no control runs")]
-    notes = [dataset_note(dataset)]
-    if not controls:
-        notes.append(
-            "No control runs: the config trains none (controls in the pipeline config: fixed betas, L1 loss, fixed "
-            "IoU thresholds, the static endpoint; configs/pipeline/controls.yaml)."
-        )
-    notes += [
-        "Controls are the baseline (DLA and DSL off) with the R-CNN head's IoU threshold (positive = negative = "
-        "minimum-positive threshold, as Dynamic R-CNN sets them), SmoothL1 beta or box loss fixed for the whole "
-        "training; the values are those each run recorded (run.control of its metrics.json). The static endpoint "
-        "fixes threshold and beta at the values the Dynamic R-CNN run of the same seed ended with (several seeds: "
-        "mean (min–max)). 'config': the baseline config's own values; 'dynamic': Dynamic R-CNN's, changing during "
-        "training.",
-        "AP in % (mean ± sample std over n seeds, COCOeval). Gains and differences: mean over seeds minus mean over "
-        "seeds, in AP points, ± the standard error sqrt(s_a^2 / n_a + s_b^2 / n_b) as in the gains table; * marks "
-        '|difference| > 2 × SE; "(n=1)": no spread can be estimated.',
-        "If the static endpoint matches Dynamic R-CNN, its gain comes from where the threshold and beta end, not from "
-        "the dynamics; if it falls short of Dynamic R-CNN, the schedule of the values matters (within the noise).",
-    ]
-    notes += [s.format() for s in R.STATEMENTS]
-    notes.append(R.STATUS_LEGEND)
-    notes += (
-        partial_seed_notes(
-            {
-                ARM_LABELS[CONTROL_ARM]: base,
-                **{control_label(v): rs for v, rs in controls.items()},
-                ARM_LABELS[STATIC_SOURCE_ARM]: full,
-            }
-        )
-        if controls
-        else []
-    )
-    return Table(
-        "controls",
-        "Controls: the baseline with fixed values against the baseline and Dynamic R-CNN (AP in %)",
-        header,
-        rows,
-        notes,
-        pd.DataFrame(data),
-        dataset_preface(dataset),
-        parts=parts,
-    )
-
-
-def _mean_fixed(rs, key):
-    values = [r.control.get(key) for r in rs if r.control and r.control.get(key) is not None]
-    return sum(values) / len(values) if values else math.nan
+    notes = [dataset_note(dataset)] + ([] if controls else [CONTROLS_NONE_NOTE])
+    notes += [CONTROLS_NOTE, CONTROLS_STATS_NOTE, CONTROLS_READING_NOTE, STATIC_RANK_NOTE]
+    notes += [s.format() for s in R.STATEMENTS] + [R.STATUS_LEGEND]
+    if controls:
+        groups = [BASELINE] + [(CONTROL_ARM, v) for v in controls] + [FULL]
+        labels = [ARM_LABELS[CONTROL_ARM]] + [control_label(v) for v in controls] + [ARM_LABELS[STATIC_SOURCE_ARM]]
+        notes += partial_seed_notes({label: res.seeds(g) for label, g in zip(labels, groups)})
+    title = "Controls: the baseline with fixed values against the baseline and Dynamic R-CNN (AP in %)"
+    return Table("controls", title, header, rows, notes, pd.DataFrame(data), dataset_preface(dataset), parts=parts)
 
 
 def short_commit(commit):
@@ -750,9 +706,63 @@ def _cpu_text(runs):
     return ", ".join(values) if values else "?"
 
 
+def _in_seed_order(rs, key, fmt_one=str):
+    """Each run's provenance ``key`` in seed order ('a (seed 0), b (seed 1)'), one value when all agree."""
+    values = [fmt_one(r.provenance[key]) if r.provenance.get(key) is not None else "?" for r in rs]
+    if len(set(values)) == 1:
+        return values[0]
+    return ", ".join(f"{v} (seed {r.seed})" for v, r in zip(values, rs))
+
+
+def _runs_group_row(arm, variant, rs):
+    """The runs table's row of one arm and variant (its runs in seed order)."""
+    batch = sorted(
+        {f"{r.provenance.get('gpus', '?') or 'CPU'} × {r.provenance.get('images_per_gpu', '?')}" for r in rs}
+    )
+    walls = [r.provenance["wall_time_s"] / 60 for r in rs if isinstance(r.provenance.get("wall_time_s"), (int, float))]
+    return [
+        ARM_LABELS[arm],
+        variant,
+        seeds_text(rs),
+        str(len(rs)),
+        ", ".join(batch),
+        _prov(rs, "lr", lambda v: f"{v:g}" if isinstance(v, (int, float)) else str(v)),
+        _prov(rs, "device"),
+        _cpu_text(rs),
+        fmt(sum(walls) / len(walls)) if walls else "?",
+        _in_seed_order(rs, "git_commit", short_commit),
+        _in_seed_order(rs, "config_sha256", lambda c: str(c)[:12]),
+    ]
+
+
+def _run_record(r):
+    """The runs CSV's row of one run: hyper-parameters, every metric in percent, provenance."""
+    record = dict(arm=r.arm, variant=r.variant, seed=r.seed, family=r.family, dataset=r.dataset, **r.hyperparameters)
+    record.update({m: percent([r], m)[0] for m in RUN_CSV_METRICS})
+    keys = ("gpus", "images_per_gpu", "lr", "device", "cpu_model", "cpu_capability", "wall_time_s", "git_commit")
+    record.update({k: r.provenance.get(k) for k in keys + ("config_sha256",)})
+    return record | dict(path=str(r.path))
+
+
+RUNS_HEADER = [
+    "Arm",
+    "Variant",
+    "Seeds",
+    "n",
+    "GPUs × img/GPU",
+    "lr",
+    "Device",
+    "CPU (torch ISA)",
+    "Wall time / run (min)",
+    "git commit",
+    "config sha256",
+]
+
+
 def runs_table(runs, dataset):
     """The runs read: per arm and variant their seeds, batch, learning rate, device, time, code and config
-    versions; per run its metrics. The CSV has one row per run with all of it (the one per-run table).
+    versions (in seed order where the seeds differ); per run its metrics. The CSV has one row per run with all of
+    it (the one per-run table).
 
     Args:
         runs (list[Run]): all runs.
@@ -761,95 +771,38 @@ def runs_table(runs, dataset):
     Returns:
         Table
     """
-    header = [
-        "Arm",
-        "Variant",
-        "Seeds",
-        "n",
-        "GPUs × img/GPU",
-        "lr",
-        "Device",
-        "CPU (torch ISA)",
-        "Wall time / run (min)",
-        "git commit",
-        "config sha256",
+    groups = group_runs(runs)
+    rows = [_runs_group_row(arm, variant, rs) for (arm, variant), rs in groups.items()]
+    per_run = [
+        [ARM_LABELS[r.arm], r.variant, str(r.seed)] + [fmt_summary(summarize(percent([r], m))) for m in RUN_METRICS]
+        for rs in groups.values()
+        for r in rs
     ]
-    rows, data, per_run = [], [], []
-    for (arm, variant), rs in group_runs(runs).items():
-        batch = sorted(
-            {f"{r.provenance.get('gpus', '?') or 'CPU'} × {r.provenance.get('images_per_gpu', '?')}" for r in rs}
-        )
-        walls = [
-            r.provenance["wall_time_s"] / 60 for r in rs if isinstance(r.provenance.get("wall_time_s"), (int, float))
-        ]
-        wall = fmt(sum(walls) / len(walls)) if walls else "?"
-        commit = _prov(rs, "git_commit", short_commit)
-        sha = _prov(rs, "config_sha256", lambda c: str(c)[:12])
-        rows.append(
-            [
-                ARM_LABELS[arm],
-                variant,
-                seeds_text(rs),
-                str(len(rs)),
-                ", ".join(batch),
-                _prov(rs, "lr", lambda v: f"{v:g}" if isinstance(v, (int, float)) else str(v)),
-                _prov(rs, "device"),
-                _cpu_text(rs),
-                wall,
-                commit,
-                sha,
-            ]
-        )
-        for r in rs:
-            per_run.append(
-                [ARM_LABELS[arm], variant, str(r.seed)] + [fmt_summary(summarize(percent([r], m))) for m in RUN_METRICS]
-            )
-            data.append(
-                dict(
-                    arm=arm,
-                    variant=variant,
-                    seed=r.seed,
-                    family=r.family,
-                    dataset=r.dataset,
-                    **r.hyperparameters,
-                    **{m: percent([r], m)[0] for m in RUN_CSV_METRICS},
-                    gpus=r.provenance.get("gpus"),
-                    images_per_gpu=r.provenance.get("images_per_gpu"),
-                    lr=r.provenance.get("lr"),
-                    device=r.provenance.get("device"),
-                    cpu_model=r.provenance.get("cpu_model"),
-                    cpu_capability=r.provenance.get("cpu_capability"),
-                    wall_time_s=r.provenance.get("wall_time_s"),
-                    git_commit=r.provenance.get("git_commit"),
-                    config_sha256=r.provenance.get("config_sha256"),
-                    path=str(r.path),
-                )
-            )
-    notes = [
-        dataset_note(dataset),
-        "One row per arm and variant; several values in a cell mean the seeds differ in that respect.",
-        "CPU: the training machine's CPU model and the instruction set torch's CPU kernels used "
-        "(torch.backends.cpu.get_cpu_capability()); a CPU run gives other numbers for the same seed on another "
-        "CPU type, so numbers compare across machines only as samples of the seed-to-seed spread.",
-        "Per-run metrics: COCOeval box AP in percent (pycocotools on the val split, maxDets 100), one row per "
-        'run; AP60 ... AP90 are AP at that single IoU threshold; "undef.": COCOeval gives -1 (no ground '
-        "truth in that range). The CSV has one row per run: its hyper-parameters, AP, AP50, AP75, APS, APM, "
-        "APL and AP55 ... AP95 in percent (empty where undefined), and its provenance.",
-    ]
+    data = [_run_record(r) for rs in groups.values() for r in rs]
+    notes = [dataset_note(dataset)] + RUNS_NOTES
     mixed = [
-        f"{ARM_LABELS[a]}/{v}"
-        for (a, v), rs in group_runs(runs).items()
-        if len({r.provenance.get("git_commit") for r in rs}) > 1
+        f"{ARM_LABELS[a]}/{v}" for (a, v), rs in groups.items() if len({r.provenance.get("git_commit") for r in rs}) > 1
     ]
     if mixed:
         notes.append("Runs of " + ", ".join(mixed) + " come from different git commits.")
     if any(str(r.provenance.get("git_commit")).endswith("-dirty") for r in runs):
         notes.append("A commit marked -dirty had uncommitted changes to tracked files when the run was trained.")
-    notes += partial_seed_notes(
-        {f"{ARM_LABELS[a]}/{v}": rs for (a, v), rs in group_runs(runs).items() if v == DEFAULT_VARIANT}
-    )
+    notes += partial_seed_notes({f"{ARM_LABELS[a]}/{v}": rs for (a, v), rs in groups.items() if v == DEFAULT_VARIANT})
     parts = [Part("Per-run metrics (AP in %)", ["Arm", "Variant", "Seed"] + list(RUN_METRICS), per_run)]
-    return Table("runs", "Runs included in this report", header, rows, notes, pd.DataFrame(data), parts=parts)
+    return Table("runs", "Runs included in this report", RUNS_HEADER, rows, notes, pd.DataFrame(data), parts=parts)
+
+
+RUNS_NOTES = [
+    "One row per arm and variant; a cell with several values lists them per seed (in seed order), or sorted when "
+    "it says nothing per seed (batch, lr, device, CPU).",
+    "CPU: the training machine's CPU model and the instruction set torch's CPU kernels used "
+    "(torch.backends.cpu.get_cpu_capability()); a CPU run gives other numbers for the same seed on another "
+    "CPU type, so numbers compare across machines only as samples of the seed-to-seed spread.",
+    "Per-run metrics: COCOeval box AP in percent (pycocotools on the val split, maxDets 100), one row per "
+    'run; AP60 ... AP90 are AP at that single IoU threshold; "undef.": COCOeval gives -1 (no ground '
+    "truth in that range). The CSV has one row per run: its hyper-parameters, AP, AP50, AP75, APS, APM, "
+    "APL and AP55 ... AP95 in percent (empty where undefined), and its provenance.",
+]
 
 
 def _ref_value(r):
@@ -900,7 +853,7 @@ def references_table(refs, dataset):
 COMPARISON_TABLES = ("ablation", "breakdown", "gains", "sweeps", "controls", "reference_numbers")
 
 
-def build_tables(runs, refs, dataset, family):
+def build_tables(runs, refs, dataset, family, res=None):
     """Every report table, in report order.
 
     Args:
@@ -908,16 +861,18 @@ def build_tables(runs, refs, dataset, family):
         refs (list[Reference]): reference numbers.
         dataset (str): ``synthetic`` or ``coco``.
         family (str): the config family of the runs (a key of :data:`dynrcnn.families.FAMILIES`).
+        res (Results, optional): :func:`analysis.results.compute` of ``runs`` (computed when not given).
 
     Returns:
         list[Table]
     """
+    res = compute(runs) if res is None else res
     tables = [
-        ablation_table(runs, refs, dataset),
-        breakdown_table(runs, refs, dataset),
-        gains_table(runs, refs, dataset),
-        sweeps_table(runs, refs, dataset),
-        controls_table(runs, refs, dataset),
+        ablation_table(res, refs, dataset),
+        breakdown_table(res, refs, dataset, family),
+        gains_table(res, refs, dataset),
+        sweeps_table(res, refs, dataset),
+        controls_table(res, refs, dataset),
         runs_table(runs, dataset),
         references_table(refs, dataset),
     ]

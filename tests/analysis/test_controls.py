@@ -7,10 +7,13 @@ import matplotlib.colors as mcolors
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from analysis import figures, report
 from analysis import tables as T
+from analysis.comparisons import holm
 from analysis.references import STATEMENTS, STATUSES, load_references
+from analysis.results import compute
 from analysis.runs import load_runs
 from analysis.style import ARM_LABELS, CONTROL_COLORS
 from tests.analysis import fake_runs
@@ -57,7 +60,7 @@ def runs(control_tree):
 
 @pytest.fixture(scope="module")
 def table(runs):
-    return T.controls_table(runs, load_references(), "synthetic")
+    return T.controls_table(compute(runs), load_references(), "synthetic")
 
 
 def md_rows(text):
@@ -87,21 +90,46 @@ def test_controls_table_rows(table):
     assert rows[6].startswith(f"| {ARM_LABELS['dynamic_rcnn']} | default | dynamic | dynamic | SmoothL1Loss | 3 | 41.0")
 
 
+def _cell(a, b, p_adj):
+    """A comparison cell computed with scipy directly (paired t, 95 % CI)."""
+    test = stats.ttest_rel(a, b)
+    diff = np.subtract(a, b)
+    if np.std(diff) == 0:  # every seed gives the same difference: no spread, the interval is the point
+        lo = hi = diff.mean()
+    else:
+        ci = test.confidence_interval(0.95)
+        lo, hi = ci.low, ci.high
+    return f"{diff.mean():+.1f} [{lo:+.1f}, {hi:+.1f}] p_H {p_adj:.3f}"
+
+
+BASE, FULL = [30.0, 31.0, 32.0], [40.0, 41.0, 42.0]
+BETA, IOU, STATIC = [33.0, 35.0, 34.0], [29.0, 30.0, 31.0], [38.0, 38.0, 38.0]
+
+
 def test_controls_table_gains_and_differences(table):
     gains, diffs = table.parts
-    assert gains.header == ["Run", "n (run / baseline)", "AP", "AP50", "AP60", "AP70", "AP80", "AP90"]
-    # static: 38 - 31 = +7.0, SE sqrt(0 / 3 + 1 / 3) = 0.6, significant; L1 (n = 1): no spread
-    assert gains.rows[0][:3] == ["Baseline, β 0.5", "3 / 3", "+3.0 ± 0.8 *"]
-    assert gains.rows[1][:3] == ["Baseline, L1 loss", "1 / 3", "+0.0 (n=1)"]
-    assert gains.rows[2][:3] == ["Baseline, IoU thr. 0.6", "3 / 3", "-1.0 ± 0.8"]
-    assert gains.rows[3][:3] == ["Baseline, static endpoint", "3 / 3", "+7.0 ± 0.6 *"]
-    assert gains.rows[4][:3] == [ARM_LABELS["dynamic_rcnn"], "3 / 3", "+10.0 ± 0.8 *"]
-    assert [row[:3] for row in diffs.rows] == [
-        ["Baseline, β 0.5", "3 / 3", "-7.0 ± 0.8 *"],
-        ["Baseline, L1 loss", "1 / 3", "-10.0 (n=1)"],
-        ["Baseline, IoU thr. 0.6", "3 / 3", "-11.0 ± 0.8 *"],
-        ["Baseline, static endpoint", "3 / 3", "-3.0 ± 0.6 *"],
+    assert gains.header == ["Run", "n (control / baseline)", "AP", "AP50", "AP60", "AP70", "AP80", "AP90"]
+    # Holm within each metric over the controls with a p (L1 has one seed: no p): three against the baseline
+    p = [stats.ttest_rel(x, BASE).pvalue for x in (BETA, IOU, STATIC)]
+    adj = holm(p)
+    assert [row[:3] for row in gains.rows] == [
+        ["Baseline, β 0.5", "3 / 3", _cell(BETA, BASE, adj[0])],
+        ["Baseline, L1 loss", "1 / 3", "+0.0 (n = 1)"],
+        ["Baseline, IoU thr. 0.6", "3 / 3", _cell(IOU, BASE, adj[1])],
+        ["Baseline, static endpoint", "3 / 3", _cell(STATIC, BASE, adj[2])],
     ]
+    assert gains.rows[0][2] == "+3.0 [+0.5, +5.5] p_H " + f"{adj[0]:.3f}"
+    p = [stats.ttest_rel(x, FULL).pvalue for x in (BETA, IOU, STATIC)]
+    adj = holm(p)
+    assert [row[:3] for row in diffs.rows] == [
+        ["Baseline, β 0.5", "3 / 3", _cell(BETA, FULL, adj[0])],
+        ["Baseline, L1 loss", "1 / 3", "-10.0 (n = 1)"],
+        ["Baseline, IoU thr. 0.6", "3 / 3", _cell(IOU, FULL, adj[1])],
+        ["Baseline, static endpoint", "3 / 3", _cell(STATIC, FULL, adj[2])],
+    ]
+    assert diffs.rows[3][2].startswith("-3.0 [-5.5, -0.5] p_H ")
+    md = table.to_markdown()
+    assert "± SE" not in md and "2 × SE" not in md and "*" not in "".join(md_rows(md))
 
 
 def test_controls_table_csv(table):
@@ -109,11 +137,19 @@ def test_controls_table_csv(table):
     row = df[(df.variant == "static") & (df.metric == "AP90")].iloc[0]
     assert (row.arm, row.kind, row.n, row.seeds, row["mean"]) == ("baseline", "static", 3, "0,1,2", 42.0)
     assert row.iou_thr == pytest.approx(0.59) and row.beta == pytest.approx(0.3)
-    assert row.gain_vs_baseline == pytest.approx(7.0) and row.diff_vs_dynamic_rcnn == pytest.approx(-3.0)
-    assert row.se_vs_dynamic_rcnn == pytest.approx((1 / 3) ** 0.5, abs=1e-4)
-    full = df[(df.arm == "dynamic_rcnn") & (df.metric == "AP")].iloc[0]
-    assert full.gain_vs_baseline == pytest.approx(10.0) and pd.isna(full.diff_vs_dynamic_rcnn)
-    assert len(df) == 5 * 6  # four controls and the full model, six metrics
+    assert row.diff_vs_baseline == pytest.approx(7.0) and row.diff_vs_dynamic_rcnn == pytest.approx(-3.0)
+    assert row.test_vs_dynamic_rcnn == "paired t" and row.holm_family_vs_dynamic_rcnn == "controls_vs_dynamic_rcnn/AP90"
+    assert row.p_vs_dynamic_rcnn == pytest.approx(stats.ttest_rel(STATIC, FULL).pvalue, abs=1e-4)
+    assert (row.ci_lo_vs_dynamic_rcnn, row.ci_hi_vs_dynamic_rcnn) == pytest.approx(
+        tuple(stats.ttest_rel(STATIC, FULL).confidence_interval(0.95)), abs=1e-4
+    )
+    assert len(df) == 4 * 6  # four controls, six metrics (Dynamic R-CNN against the baseline: the gains table)
+
+
+def test_controls_notes_say_what_the_interval_cannot_exclude(table):
+    md = table.to_markdown()
+    assert "matches" not in md and "cannot exclude" in md
+    assert "rank 0's final threshold and beta" in md and "not synchronised" in md
 
 
 def test_paper_statements_are_printed_with_their_status(table):
@@ -122,19 +158,22 @@ def test_paper_statements_are_printed_with_their_status(table):
     for statement in STATEMENTS:
         assert statement.status == "unverified"  # dynamic_rcnn_facts.md does not list them
         assert f"{statement.text} [u] (unverified: " in md
+        # the first author's comment in issue #10 of the authors' repository, not the paper
+        assert statement.source.startswith("First author, issue #10 of hkzhang95/DynamicRCNN")
+    assert "Paper, on Dynamic SmoothL1" not in md
     assert "fixed SmoothL1 betas (0.5 to 2.0" in md and "plain L1 loss" in md
     assert "- Partial seeds: Baseline, L1 loss has n = 1 (seeds 0); missing seeds 1, 2." in md
 
 
 def test_no_control_runs(fixture_tree):
-    table = T.controls_table(load_runs(*run_files(fixture_tree["runs"])), load_references(), "synthetic")
+    table = T.controls_table(compute(load_runs(*run_files(fixture_tree["runs"]))), load_references(), "synthetic")
     assert md_rows(table.to_markdown())[1].startswith("| no control runs | — |")
     assert table.parts == [] and "No control runs" in table.to_markdown()
     assert "[u] (unverified" in table.to_markdown()  # the paper's statements, with their status
 
 
 def test_controls_stay_out_of_the_sweeps_table(runs):
-    sweeps = md_rows(T.sweeps_table(runs, load_references(), "synthetic").to_markdown())
+    sweeps = md_rows(T.sweeps_table(compute(runs), load_references(), "synthetic").to_markdown())
     assert [row.split(" | ")[1] for row in sweeps[1:]] == ["default", "ki50-kb10-c100"]
 
 

@@ -200,8 +200,10 @@ def test_outputs_and_categories_cover_the_same_files():
         "gain_vs_iou",
         "training_curves",
         "sample_detections_1",
+        "SUMMARY",
     } <= stems
-    assert len(report.OUTPUTS) == 3 * len(report.TABLE_CAPTIONS) + 2 * len(report.FIGURE_CAPTIONS)
+    assert len(report.OUTPUTS) == 1 + 3 * len(report.TABLE_CAPTIONS) + 2 * len(report.FIGURE_CAPTIONS)
+    assert list(report.OUTPUTS)[0] == "SUMMARY.md" and report.CATEGORIES["SUMMARY.md"] == "Summary"
 
 
 def test_write_captions(tmp_path):
@@ -209,7 +211,7 @@ def test_write_captions(tmp_path):
     for output, caption in report.OUTPUTS.items():
         rst = tmp_path / f"{Path(output).stem}.rst"
         assert rst.read_text(encoding="utf-8").strip() == caption
-    assert len(list(tmp_path.iterdir())) == len(outputs.TABLE_CAPTIONS) + len(outputs.FIGURE_CAPTIONS)
+    assert len(list(tmp_path.iterdir())) == 1 + len(outputs.TABLE_CAPTIONS) + len(outputs.FIGURE_CAPTIONS)
 
 
 def test_committed_captions_are_the_outputs_captions(tmp_path):

@@ -4,17 +4,25 @@ import io
 
 import pandas as pd
 import pytest
+from scipy import stats
 
 from analysis import tables as T
 from analysis.references import load_references
+from analysis.results import compute
 from analysis.runs import load_runs
 from analysis.style import ARM_LABELS
+from analysis.summary import DEVIATIONS_LINK, render
 from tests.analysis.fake_runs import run_files
 
 
 @pytest.fixture(scope="module")
 def refs():
     return load_references()
+
+
+@pytest.fixture(scope="module")
+def coco_res(fixture_tree):
+    return compute(load_runs(*run_files(fixture_tree["runs_coco"])))
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +36,19 @@ def md_rows(table):
 
 
 def test_ablation_rows(tables):
+    """Synthetic: ours beside the paper's numbers, no difference between them (not comparable)."""
     rows = md_rows(tables["ablation"])
+    assert rows[0].startswith("| Arm | n | AP ours | AP paper | AP50 ours |") and " Δ" not in rows[0]
+    assert rows[1] == (
+        "| Baseline (Faster R-CNN) | 3 | 31.0 ± 1.0 | 37.0 [d] | 51.0 ± 1.0 | 58.0 [u] | 47.0 ± 1.0 | 53.5 [u] | "
+        "43.0 ± 1.0 | 46.0 [u] | 39.0 ± 1.0 | 32.6 [u] | 35.0 ± 1.0 | 9.7 [u] |"
+    )
+    assert tables["ablation"].title == "Component ablation (AP in %)"
+
+
+def test_coco_ablation_shows_differences_against_the_paper(coco_res, refs):
+    rows = md_rows(T.ablation_table(coco_res, refs, "coco"))
+    assert rows[0].startswith("| Arm | n | AP ours | AP paper | AP Δ | AP50 ours |")
     assert rows[1:] == [
         "| Baseline (Faster R-CNN) | 3 | 31.0 ± 1.0 | 37.0 [d] | -6.0 [d] | 51.0 ± 1.0 | 58.0 [u] | -7.0 [u] | "
         "47.0 ± 1.0 | 53.5 [u] | -6.5 [u] | 43.0 ± 1.0 | 46.0 [u] | -3.0 [u] | 39.0 ± 1.0 | 32.6 [u] | +6.4 [u] | "
@@ -41,7 +61,6 @@ def test_ablation_rows(tables):
         "53.6 [u] | +2.4 [u] | 52.0 | 47.4 [u] | +4.6 [u] | 48.0 | 36.3 [u] | +11.7 [u] | 44.0 | 15.2 [u] | "
         "+28.8 [u] |",
     ]
-    assert rows[0].startswith("| Arm | n | AP ours | AP paper | AP Δ | AP50 ours |")
 
 
 def test_ablation_notes_explain_statuses_and_partial_seeds(tables):
@@ -70,9 +89,25 @@ def test_ablation_csv(tables):
         row.paper_approx,
         row.paper_status,
         row["diff"],
-    ) == (2, "0,1", 31.0, 1.4142, 38.0, True, "unverified", -7.0)
+    )[:7] == (2, "0,1", 31.0, 1.4142, 38.0, True, "unverified")
+    assert pd.isna(row["diff"])  # synthetic: no difference against COCO numbers
     row = df[(df.arm == "dla") & (df.metric == "AP90")].iloc[0]
     assert row.ours_mean == 38.0 and pd.isna(row.paper) and pd.isna(row["diff"])
+
+
+def test_coco_ablation_csv_has_the_difference(coco_res, refs):
+    df = T.ablation_table(coco_res, refs, "coco").data
+    assert df[(df.arm == "dsl") & (df.metric == "AP")].iloc[0]["diff"] == pytest.approx(-7.0)
+
+
+def _dla_gain_cell():
+    """The DLA-only cell from scipy directly: per-seed differences 3, 4, 2 (AP points); Holm over the two arms with
+    a p (DSL only: Welch, p = 1; Dynamic R-CNN: n = 1, no p)."""
+    dla, base = [33.0, 35.0, 34.0], [30.0, 31.0, 32.0]
+    test = stats.ttest_rel(dla, base)
+    ci = test.confidence_interval(0.95)
+    p_holm = min(1.0, 2 * test.pvalue)
+    return f"+3.0 [{ci.low:+.1f}, {ci.high:+.1f}] p_H {p_holm:.3f}"
 
 
 def test_gains_rows(tables):
@@ -80,38 +115,50 @@ def test_gains_rows(tables):
     assert rows[0] == (
         "| Arm | Source | n (arm / baseline) | AP | AP50 | AP60 | AP70 | AP75 | AP80 | AP90 | APS | APM | APL |"
     )
+    dla = _dla_gain_cell()
+    assert dla == "+3.0 [+0.5, +5.5] p_H 0.070"
+    welch = stats.ttest_ind([30.0, 32.0], [30.0, 31.0, 32.0], equal_var=False).confidence_interval(0.95)
+    dsl = f"+0.0 [{welch.low:+.1f}, {welch.high:+.1f}] p_H 1.000 (Welch)"
     assert rows[1:] == [
-        "| + DLA only | ours | 3 / 3 | " + " | ".join(["+3.0 ± 0.8 *"] * 10) + " |",
+        "| + DLA only | ours | 3 / 3 | " + " | ".join([dla] * 10) + " |",
         "| + DLA only | paper | — | ~+1.0 [u] | " + " | ".join(["—"] * 9) + " |",
-        "| + DSL only | ours | 2 / 3 | " + " | ".join(["+0.0 ± 1.2"] * 10) + " |",
+        "| + DSL only | ours | 2 / 3 | " + " | ".join([dsl] * 10) + " |",
         "| + DSL only | paper | — | ~+1.0 [u] | " + " | ".join(["—"] * 9) + " |",
-        "| Dynamic R-CNN (DLA + DSL) | ours | 1 / 3 | " + " | ".join(["+9.0 (n=1)"] * 7) + " | — | +9.0 (n=1) | "
-        "+9.0 (n=1) |",
+        "| Dynamic R-CNN (DLA + DSL) | ours | 1 / 3 | " + " | ".join(["+9.0 (n = 1)"] * 7) + " | — | +9.0 (n = 1) | "
+        "+9.0 (n = 1) |",
         "| Dynamic R-CNN (DLA + DSL) | paper | — | +1.9 [v] | -0.7 [u] | +0.1 [u] | +1.4 [u] | — | +3.7 [u] | "
         "+5.5 [v] | — | — | — |",
         "| Baseline seed std (run-to-run noise) | ours | 3 | " + " | ".join(["1.0"] * 10) + " |",
     ]
-    assert "sqrt(s_a^2 / n_a + s_b^2 / n_b)" in tables["gains"].to_markdown()
+    md = tables["gains"].to_markdown()
+    assert "paired t-test" in md and "Holm-adjusted" in md and "95 %" in md
+    assert "*" not in "".join(rows) and "2 × SE" not in md and "SE" not in md
 
 
 def test_gains_csv(tables):
     df = pd.read_csv(io.StringIO(tables["gains"].to_csv()))
     row = df[(df.arm == "dla") & (df.source == "ours") & (df.metric == "AP")].iloc[0]
-    assert (row.gain, row.se, row.n_arm, row.n_baseline, row.significant) == (3.0, 0.8165, 3, 3, True)
+    test = stats.ttest_rel([33.0, 35.0, 34.0], [30.0, 31.0, 32.0])
+    assert (row["diff"], row.n, row.test, row.seeds_agree) == (3.0, 3, "paired t", 3)
+    assert row.p == pytest.approx(test.pvalue, abs=1e-4) and row.p_holm == pytest.approx(2 * test.pvalue, abs=1e-4)
+    assert row.holm_family == "gains/AP" and row.holm_m == 2
     row = df[(df.arm == "dynamic_rcnn") & (df.source == "paper") & (df.metric == "AP90")].iloc[0]
-    assert (row.gain, row.status) == (5.5, "verified")
+    assert (row["diff"], row.status) == (5.5, "verified")
 
 
 def test_breakdown_rows(tables):
     rows = md_rows(tables["breakdown"])
     assert rows[1:] == [
-        "| Ours, Dynamic R-CNN (synthetic val) | 1 | 40.0 | 60.0 | 50.0 | undef. | 40.0 | 50.0 |",
+        "| Ours, Dynamic R-CNN, ResNet-18 at base width 16 with GroupNorm from scratch, 64-channel 4-level FPN "
+        "(synthetic val) | 1 | 40.0 | 60.0 | 50.0 | undef. | 40.0 | 50.0 |",
         "| Paper (test-dev, as quoted by the reproduction report) | — | 39.1 [v] | 58.0 [v] | 42.8 [v] | 21.3 [v] | "
         "40.9 [v] | 50.3 [v] |",
         "| Reproduction report (MMDetection, 1 V100, val2017) | — | 38.9 [v] | 57.5 [v] | 42.8 [v] | 21.9 [v] | "
         "41.9 [v] | 51.1 [v] |",
         "| MMDetection model zoo, dynamic-rcnn_r50_fpn_1x (val2017) | — | 38.9 [v] | — | — | — | — | — |",
     ]
+    title = tables["breakdown"].title
+    assert title.startswith("Dynamic R-CNN full breakdown: ours (ResNet-18") and "R-50-FPN 1x references" in title
 
 
 def test_sweeps_rows(tables):
@@ -119,22 +166,22 @@ def test_sweeps_rows(tables):
     assert rows[1:] == [
         "| Dynamic R-CNN (DLA + DSL) | default | 75 | 10 | 100 | 1 | 40.0 | 60.0 | 50.0 | 44.0 | (default) |",
         "| Dynamic R-CNN (DLA + DSL) | ki50-kb10-c100 | 50 | 10 | 100 | 2 | 39.0 ± 1.4 | 59.0 ± 1.4 | 49.0 ± 1.4 | "
-        "43.0 ± 1.4 | -1.0 (n=1) |",
+        "43.0 ± 1.4 | -1.0 (n = 1) |",
     ]
 
 
 def test_no_sweep_runs_keeps_the_table(fixture_tree, refs):
-    table = T.sweeps_table(load_runs(*run_files(fixture_tree["runs_nosweep"])), refs, "synthetic")
+    table = T.sweeps_table(compute(load_runs(*run_files(fixture_tree["runs_nosweep"]))), refs, "synthetic")
     assert md_rows(table)[1:] == ["| no sweep runs | " + " | ".join(["—"] * 10) + " |"]
     assert "No sweep runs" in table.to_markdown()
     assert pd.read_csv(io.StringIO(table.to_csv())).arm.tolist() == ["no sweep runs"]
 
 
-def test_coco_tables_have_no_layout_warning(fixture_tree, refs):
-    runs = load_runs(*run_files(fixture_tree["runs_coco"]))
-    md = T.ablation_table(runs, refs, "coco").to_markdown()
+def test_coco_tables_have_no_layout_warning(coco_res, refs):
+    md = T.ablation_table(coco_res, refs, "coco").to_markdown()
     assert T.SYNTHETIC_NOTE not in md and T.COCO_NOTE in md
-    assert md_rows(T.breakdown_table(runs, refs, "coco"))[1].startswith("| Ours, Dynamic R-CNN (val2017) | 1 |")
+    row = md_rows(T.breakdown_table(coco_res, refs, "coco", "coco_r50_fpn_1x"))[1]
+    assert row.startswith("| Ours, Dynamic R-CNN, ImageNet-pretrained ResNet-50-FPN (the paper's) (val2017) | 1 |")
 
 
 def test_runs_table(tables):
@@ -230,7 +277,9 @@ def test_latex_is_booktabs_and_escaped(tables):
     assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
     assert "K\\_I & K$\\beta$" not in tex and "K\\_I & K\\_$\\beta$" in tex
     assert "39.0 $\\pm$ 1.4" in tex
-    assert "\\resizebox{\\linewidth}{!}{%" in tables["ablation"].to_latex()
+    ablation = tables["ablation"].to_latex()
+    assert "resizebox" not in ablation and "\\scriptsize" in ablation  # a smaller font, never scaled to ~3 pt
+    assert T.latex_escape("|gain| > 2 < 3") == "\\textbar{}gain\\textbar{} \\textgreater{} 2 \\textless{} 3"
     assert T.latex_escape("~38.0 [u] 50%") == "\\textasciitilde{}38.0 [u] 50\\%"
 
 
@@ -278,6 +327,16 @@ def test_every_comparison_with_the_paper_names_its_family_rule_and_deviations(fi
     for name in T.COMPARISON_TABLES:
         md = tables[name].to_markdown()
         assert f"Family: {family} " in md and f"statistics rule: '{fam.statistics}'" in md, name
-        assert all(d.line() in md for d in fam.deviations), name
+        # the deviations are listed once, on SUMMARY.md, and linked from each table
+        assert f"[Deviations from the paper]({DEVIATIONS_LINK})" in md, name
+        assert not any(d.line() in md for d in fam.deviations), name
         assert T.latex_escape(f"Family: {family} ") in tables[name].to_latex(), name
     assert "Family:" not in tables["runs"].to_markdown()  # our runs only: no comparison with the paper
+    page = render(compute(runs), refs, family, "synthetic")
+    assert all(d.line() in page for d in fam.deviations)
+
+
+def test_notes_starting_with_plus_are_not_nested_bullets(tables):
+    md = tables["ablation"].to_markdown()
+    assert "\n- \\+ DLA only" in md or "\n- \\+ DSL only" in md
+    assert "\n- + " not in md

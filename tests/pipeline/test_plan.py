@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis.outputs import OUTPUTS
 from dynrcnn.pipeline import PipelineConfigError, Run, build
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,7 +44,7 @@ def test_default_config_plan(make_config):
         epoch_detections=detected,
     )
     assert plan.report_dir == "results/report/synthetic" and plan.published_report_dir == "reports/synthetic"
-    assert len(plan.report_outputs) == 37 and "tables/runs.csv" in plan.report_outputs
+    assert plan.report_outputs == list(OUTPUTS) and "tables/runs.csv" in plan.report_outputs and "SUMMARY.md" in OUTPUTS
     assert plan.final_targets == (
         [f"{d}/metrics.json" for d in run_dirs] + detected + [f"reports/synthetic/{rel}" for rel in plan.report_outputs]
     )

@@ -76,6 +76,11 @@ def _finite(side):
     return {int(k): float(v) for k, v in side.items() if v is not None and not math.isnan(float(v))}
 
 
+def _no_spread(value, data):
+    """bool: ``value`` (an SD or a mean) is zero up to floating-point rounding of ``data``."""
+    return value <= 1e-9 * max(1.0, float(np.max(np.abs(data))))
+
+
 def _sign_agree(diffs, mean):
     if mean == 0 or math.isnan(mean):
         return 0
@@ -88,10 +93,10 @@ def _paired(a, b, seeds, level):
     per_seed = tuple((s, float(a[s] - b[s])) for s in seeds)
     n = len(seeds)
     sd = float(diffs.std(ddof=1))
-    if sd == 0:
-        # All differences equal: the t statistic is undefined (scipy returns NaN); no spread can be estimated.
+    if _no_spread(sd, diffs):
+        # All differences equal (up to rounding): no spread; t is infinite (p = 0, as scipy gives) unless the mean is 0
         lo = hi = mean
-        p = math.nan if mean == 0 else 0.0
+        p = math.nan if _no_spread(abs(mean), diffs) else 0.0
     else:
         half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
         lo, hi = mean - half, mean + half
@@ -104,9 +109,9 @@ def _welch(a, b, level):
     mean = float(xa.mean() - xb.mean())
     va, vb = xa.var(ddof=1) / len(xa), xb.var(ddof=1) / len(xb)
     se = math.sqrt(va + vb)
-    if se == 0:
+    if _no_spread(se, np.concatenate([xa, xb])):
         lo = hi = mean
-        p = math.nan if mean == 0 else 0.0
+        p = math.nan if _no_spread(abs(mean), np.concatenate([xa, xb])) else 0.0
     else:
         df = (va + vb) ** 2 / (va**2 / (len(xa) - 1) + vb**2 / (len(xb) - 1))
         half = float(stats.t.ppf(0.5 + level / 2, df)) * se

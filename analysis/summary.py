@@ -18,7 +18,7 @@ from dynrcnn.families import comparison_preface
 from dynrcnn.families import family as get_family
 from dynrcnn.run_record import ARMS, CONTROL_ARM, DEFAULT_VARIANT
 
-from . import references as R
+from . import references
 from .comparisons import seeds_needed
 from .frame import IOU_METRICS, iou_of
 from .results import BASELINE, FULL
@@ -69,6 +69,8 @@ def verdict(diff, p_adj, direction, floor=None):
         return Verdict("untestable here", f"at its floor: {floor}")
     if diff.n < 2 or math.isnan(p_adj):
         why = "no data" if diff.n == 0 else f"n = {diff.n}: no interval and no test with fewer than 2 seeds"
+        if diff.n >= 2:
+            why = f"every one of the {diff.n} seeds gives the same difference, 0: nothing to test"
         return Verdict("untestable here", why)
     with_paper = diff.mean * direction > 0
     test = f"{diff.test}, Holm-adjusted p = {p_adj:.3f}"
@@ -134,7 +136,7 @@ def _paper_text(pg):
     if pg is None:
         return "—", math.nan
     value, status, approx = pg
-    return f"{'~' if approx else ''}{fmt(value, signed=True)} {R.STATUS_MARKS[status]}", value
+    return f"{'~' if approx else ''}{fmt(value, signed=True)} {references.STATUS_MARKS[status]}", value
 
 
 def _family_text(c):
@@ -144,7 +146,7 @@ def _family_text(c):
 def arm_claim(res, refs, dataset, arm, metric="AP"):
     """'{arm} improves {metric}': the gains family of the three arms at ``metric``."""
     c = res.comparison("gains", (arm, DEFAULT_VARIANT), BASELINE, metric)
-    paper, effect = _paper_text(R.paper_gain(refs, arm, metric))
+    paper, effect = _paper_text(references.paper_gain(refs, arm, metric))
     floor = floor_text(res, metric)
     name = {"dla": "DLA", "dsl": "DSL", "dynamic_rcnn": "DLA + DSL"}[arm]
     return Claim(
@@ -176,8 +178,8 @@ def growth_claim(res, refs, dataset):
     gain at AP50."""
     metric = growth_metric(res)
     title = "the gain of DLA + DSL grows with the IoU threshold"
-    p90 = R.paper_gain(refs, "dynamic_rcnn", "AP90")
-    p50 = R.paper_gain(refs, "dynamic_rcnn", "AP50")
+    p90 = references.paper_gain(refs, "dynamic_rcnn", "AP90")
+    p50 = references.paper_gain(refs, "dynamic_rcnn", "AP50")
     paper = f"{_paper_text(p90)[0]} at AP90 vs {_paper_text(p50)[0]} at AP50"
     if metric is None:
         v = Verdict("untestable here", "every IoU above 0.5 is at its floor (baseline mean below 2 AP points)")
@@ -199,8 +201,9 @@ def dynamics_claims(res, refs):
     claims = []
     for scalar, direction, text in (("iou_thr", +1, "the IoU threshold rises"), ("beta", -1, "beta falls")):
         c = res.comparison("dynamics", FULL, FULL, scalar)
-        ref = R.find(refs, "trajectory", "dynamic_rcnn", "iou_thr@500" if scalar == "iou_thr" else "beta@end_1x")
-        paper = f"0.4 → {ref.format(4) if scalar == 'iou_thr' else ref.format(1)} (author, issue #3)" if ref else "—"
+        key, start, digits = ("iou_thr@500", "0.4", 4) if scalar == "iou_thr" else ("beta@end_1x", "1.0", 1)
+        ref = references.find(refs, "trajectory", "dynamic_rcnn", key)
+        paper = f"{start} → {ref.format(digits)} (author, issue #3)" if ref else "—"
         claims.append(
             Claim(
                 f"{text} during training (DLA + DSL, final minus initial)",
@@ -219,9 +222,9 @@ def additivity_claims(res, refs, dataset):
     claims = []
     for arm in ARMS[1:3]:
         c = res.comparison("additivity", FULL, (arm, DEFAULT_VARIANT), "AP")
-        full, part = (R.find(refs, "ablation", a, "AP", source_key="paper") for a in ("dynamic_rcnn", arm))
+        full, part = (references.find(refs, "ablation", a, "AP", source_key="paper") for a in ("dynamic_rcnn", arm))
         pg = (
-            (full.value - part.value, R.combined_status(full.status, part.status), part.approx)
+            (full.value - part.value, references.combined_status(full.status, part.status), part.approx)
             if full and part
             else None
         )
@@ -348,7 +351,7 @@ def render(res, refs, family_name, dataset, notices=()):
     for c in claims(res, refs, dataset):
         cells = [c.claim, c.paper, c.ours, f"**{c.verdict.label}**: {c.verdict.reason}", c.seeds, c.family]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    lines += ["", RULE, "", METHOD, "", seeds_note(refs, dataset), "", R.STATUS_LEGEND, ""]
+    lines += ["", RULE, "", METHOD, "", seeds_note(refs, dataset), "", references.STATUS_LEGEND, ""]
     lines += ["## Deviations from the paper", ""]
     preface = comparison_preface(family_name)
     lines += [preface[0], ""] + [f"{line}  " for line in preface[1:]]

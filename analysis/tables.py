@@ -21,7 +21,7 @@ from dynrcnn.run_record import (
     parse_control,
 )
 
-from . import references as R
+from . import references
 from .frame import metric_key  # noqa: F401  (re-exported: the figures' import)
 from .outputs import (
     ABLATION_PAPER_NOTE,
@@ -326,7 +326,7 @@ def _status_notes(used):
         if ref.status != "verified":
             grouped[(who, ref.status, ref.note)].append(ref.metric)
     return [
-        f"{who}, {', '.join(metrics)} {R.STATUS_MARKS[status]} ({status}): {note}."
+        f"{who}, {', '.join(metrics)} {references.STATUS_MARKS[status]} ({status}): {note}."
         for (who, status, note), metrics in grouped.items()
     ]
 
@@ -348,7 +348,7 @@ def floor_notes(res, metrics):
 def _ablation_cells(res, refs, arm, metric, coco):
     """Cells and CSV record of one arm at one metric; the difference to the paper only on COCO."""
     s = res.summary((arm, DEFAULT_VARIANT), metric)
-    ref = R.find(refs, "ablation", arm, metric, source_key="paper")
+    ref = references.find(refs, "ablation", arm, metric, source_key="paper")
     diff = s.mean - ref.value if ref is not None and coco else math.nan
     cells = [fmt_summary(s), ref.format() if ref else "—"]
     if coco:
@@ -394,7 +394,7 @@ def ablation_table(res, refs, dataset):
             used += [(ARM_LABELS[arm], ref)] if ref is not None else []
         rows.append(row)
     notes = [dataset_note(dataset), SEEDS_NOTE, ABLATION_PAPER_NOTE if coco else ABLATION_SYNTHETIC_NOTE]
-    notes += floor_notes(res, ABLATION_METRICS) + [R.STATUS_LEGEND] + _status_notes(used)
+    notes += floor_notes(res, ABLATION_METRICS) + [references.STATUS_LEGEND] + _status_notes(used)
     notes += partial_seed_notes({ARM_LABELS[a]: res.seeds((a, DEFAULT_VARIANT)) for a in ARMS})
     title = "Component ablation: ours vs. the paper (AP in %)" if coco else "Component ablation (AP in %)"
     return Table("ablation", title, header, rows, notes, pd.DataFrame(data), dataset_preface(dataset))
@@ -413,7 +413,7 @@ def _breakdown_reference_rows(refs):
     for key, ref_split, label in BREAKDOWN_SOURCES:
         row = [label, "—"]
         for m in BREAKDOWN_METRICS:
-            ref = R.find(refs, "breakdown", "dynamic_rcnn", m, source_key=key, split=ref_split)
+            ref = references.find(refs, "breakdown", "dynamic_rcnn", m, source_key=key, split=ref_split)
             row.append(ref.format() if ref else "—")
             if ref:
                 used.append((label, ref))
@@ -446,13 +446,13 @@ def breakdown_table(res, refs, dataset, family):
         s = res.summary(FULL, m)
         data.append(dict(source="ours", split=split, metric=m, n=s.n, value=s.mean, std=s.std, status="measured"))
     ref_rows, ref_data, used = _breakdown_reference_rows(refs)
-    zoo_faster = R.find(refs, "breakdown", "faster_rcnn_mmdet", "AP", source_key="mmdet_zoo")
+    zoo_faster = references.find(refs, "breakdown", "faster_rcnn_mmdet", "AP", source_key="mmdet_zoo")
     notes = [
         dataset_note(dataset),
         SEEDS_NOTE.replace("the `default` variant", "Dynamic R-CNN (`default`)"),
         "The reference rows are ResNet-50-FPN, 1x schedule, on COCO; test-dev and val2017 numbers are different "
         "splits and not directly comparable.",
-        R.STATUS_LEGEND,
+        references.STATUS_LEGEND,
     ] + _status_notes(used)
     if zoo_faster:
         notes.append(
@@ -465,12 +465,12 @@ def breakdown_table(res, refs, dataset, family):
 
 
 def _paper_gain_cell(refs, arm, metric):
-    pg = R.paper_gain(refs, arm, metric)
+    pg = references.paper_gain(refs, arm, metric)
     if pg is None:
         return "—", None
     value, status, approx = pg
     record = dict(arm=arm, source="paper", metric=metric, diff=value, status=status)
-    return f"{'~' if approx else ''}{fmt(value, signed=True)} {R.STATUS_MARKS[status]}", record
+    return f"{'~' if approx else ''}{fmt(value, signed=True)} {references.STATUS_MARKS[status]}", record
 
 
 def gains_table(res, refs, dataset):
@@ -502,7 +502,8 @@ def gains_table(res, refs, dataset):
     noise = ["Baseline seed std (run-to-run noise)", "ours", str(n_base)]
     rows.append(noise + [fmt(res.summary(BASELINE, m).std) for m in GAIN_METRICS])
     notes = [dataset_note(dataset), GAINS_NOTE, PAPER_GAINS_NOTE] + floor_notes(res, GAIN_METRICS)
-    notes += [R.STATUS_LEGEND] + partial_seed_notes({ARM_LABELS[a]: res.seeds((a, DEFAULT_VARIANT)) for a in ARMS})
+    notes += [references.STATUS_LEGEND]
+    notes += partial_seed_notes({ARM_LABELS[a]: res.seeds((a, DEFAULT_VARIANT)) for a in ARMS})
     title = "Gain of each arm over the baseline (AP points; paired mean [95 % CI] and Holm-adjusted p)"
     return Table("gains", title, header, rows, notes, pd.DataFrame(data), dataset_preface(dataset))
 
@@ -547,14 +548,14 @@ def sweeps_table(res, refs, dataset):
         rows = [["no sweep runs"] + ["—"] * (len(header) - 1)]
         data = [dict(arm="no sweep runs")]
     notes = ([SWEEPS_NONE_NOTE] if data[0].get("arm") == "no sweep runs" else []) + [dataset_note(dataset)]
-    notes += [SWEEPS_NOTE, _sweep_reference_note(refs), R.STATUS_LEGEND]
+    notes += [SWEEPS_NOTE, _sweep_reference_note(refs), references.STATUS_LEGEND]
     return Table(
         "sweeps", "Hyper-parameter sweeps (AP in %)", header, rows, notes, pd.DataFrame(data), dataset_preface(dataset)
     )
 
 
 def _sweep_reference_note(refs):
-    defaults = [R.find(refs, "hyperparameters", "dynamic_rcnn", h) for h in HYPERPARAMETERS]
+    defaults = [references.find(refs, "hyperparameters", "dynamic_rcnn", h) for h in HYPERPARAMETERS]
     kb_sweep = [r for r in refs if r.metric == "beta_topk_sweep_value"]
     return (
         "Reference defaults (official code and MMDetection): "
@@ -673,7 +674,7 @@ def controls_table(res, refs, dataset):
         data = [dict(variant="no control runs")]
     notes = [dataset_note(dataset)] + ([] if controls else [CONTROLS_NONE_NOTE])
     notes += [CONTROLS_NOTE, CONTROLS_STATS_NOTE, CONTROLS_READING_NOTE, STATIC_RANK_NOTE]
-    notes += [s.format() for s in R.STATEMENTS] + [R.STATUS_LEGEND]
+    notes += [s.format() for s in references.STATEMENTS] + [references.STATUS_LEGEND]
     if controls:
         groups = [BASELINE] + [(CONTROL_ARM, v) for v in controls] + [FULL]
         labels = [ARM_LABELS[CONTROL_ARM]] + [control_label(v) for v in controls] + [ARM_LABELS[STATIC_SOURCE_ARM]]
@@ -839,9 +840,9 @@ def references_table(refs, dataset):
         ]
         for r in refs
     ]
-    data = pd.DataFrame([{c: getattr(r, c) for c in R.COLUMNS} for r in refs])
+    data = pd.DataFrame([{c: getattr(r, c) for c in references.COLUMNS} for r in refs])
     notes = [
-        R.STATUS_LEGEND,
+        references.STATUS_LEGEND,
         "Copied from shared/reference/dynamic_rcnn_facts.md, section 1; a test checks this file against it.",
     ]
     return Table(

@@ -111,3 +111,11 @@ def test_seeds_needed_monotone():
 def test_seeds_needed_none_when_out_of_reach():
     assert seeds_needed(0.1, 5.0, max_n=10) is None
     assert seeds_needed(1.0, math.nan) is None and seeds_needed(0.0, 1.0) is None
+
+
+def test_equal_differences_have_no_spread():
+    # every seed gains exactly 0.5 (up to rounding): no spread, t infinite, p = 0 as scipy gives; all zero: no test
+    d = paired_difference({0: 30.1, 1: 31.2, 2: 29.3}, {0: 29.6, 1: 30.7, 2: 28.8})
+    assert d.p == 0.0 and d.lo == d.hi == pytest.approx(0.5)
+    same = paired_difference({0: 30.0, 1: 31.0}, {0: 30.0, 1: 31.0})
+    assert math.isnan(same.p) and same.mean == 0.0

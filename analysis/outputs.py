@@ -92,7 +92,7 @@ for _k in range(1, NUM_SAMPLE_IMAGES + 1):
     FIGURE_CAPTIONS[f"sample_detections_{_k}"] = (
         f"Sample detections, validation image {_k} of a fixed set of {NUM_SAMPLE_IMAGES} (the first images "
         "with ground truth in annotation-file order): each arm's boxes (rows, lowest seed) at each saved "
-        "checkpoint (columns, at most six, evenly spaced), ground truth dashed green, the highest-scoring "
+        "checkpoint (columns, at most four, evenly spaced), ground truth dashed green, the highest-scoring "
         "detections above the score threshold (0.5 unless --score-thr says otherwise, at most 8 per panel), each "
         "labelled with its class and score."
     )

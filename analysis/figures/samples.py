@@ -16,9 +16,9 @@ from ..runs import read_detections
 from ..style import ARM_LABELS, ARMS, GT_COLOR, RC_PARAMS, arm_color
 from .base import no_data, styled, title_suffix
 
-MAX_EPOCH_COLUMNS = 6
+MAX_EPOCH_COLUMNS = 4
 MAX_BOXES = 8  # highest-scoring boxes drawn per panel, each labelled: more would cover the image
-PANEL_INCHES = 2.4
+PANEL_INCHES = 2.0
 
 
 class ReportInputError(Exception):
@@ -151,7 +151,7 @@ def top_detections(detections, score_thr, max_boxes=MAX_BOXES):
 
 def _draw_panel(ax, img, gt, dets, color, val_set):
     """One image with its ground truth (dashed, on top) and detections labelled ``class score``."""
-    ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
+    ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="none")
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)

@@ -47,8 +47,8 @@ TABLE_CAPTIONS = {
         "every metric and its provenance."
     ),
     "reference_numbers": (
-        "Every reference number used by the report with its source, split and status (verified / derived / unverified / "
-        "reported)."
+        "Every reference number used by the report with its source, split and status (verified / derived / "
+        "unverified / reported)."
     ),
 }
 

@@ -64,6 +64,8 @@ def test_cli_writes_every_output_without_torch(fixture_tree, tmp_path):
     assert "from 11 runs (default variant: baseline n=3, dla n=3, dsl n=2, dynamic_rcnn n=1)" in proc.stdout
     assert written(out) == set(report.OUTPUTS)
     assert (out / "tables" / "ablation.md").read_text(encoding="utf-8").startswith("## Component ablation")
+    page = (out / "SUMMARY.md").read_text(encoding="utf-8")
+    assert page.startswith("# Does the paper reproduce here?") and "| DLA + DSL improves AP | +1.9 [v] |" in page
 
 
 def test_output_set_is_fixed_without_sweeps_or_ground_truth(fixture_tree, tmp_path):

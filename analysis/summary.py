@@ -112,7 +112,8 @@ def seeds_needed_text(effect, diff, refs, dataset):
     if dataset == "coco":
         lo, hi, _ = coco_sd_range(refs)
         n_lo, n_hi = (seeds_needed(effect, math.sqrt(2) * sd) for sd in (lo, hi))
-        return f"{n_lo}–{n_hi} (published run SD {lo:g}–{hi:g} AP, reported; paired SD assumed √2 × run SD)"
+        need = str(n_lo) if n_lo == n_hi else f"{n_lo}–{n_hi}"
+        return f"{need} (published run SD {lo:g}–{hi:g} AP, reported; paired SD assumed √2 × run SD)"
     if math.isnan(diff.sd_diff):
         return "— (needs ≥ 2 paired seeds to measure the SD of the differences)"
     n = seeds_needed(effect, diff.sd_diff)
@@ -192,7 +193,7 @@ def growth_claim(res, refs, dataset):
         ours_text(c.diff),
         verdict(c.diff, c.p_adj, +1),
         seeds_needed_text(effect, c.diff, refs, dataset),
-        f"{_family_text(c)}, one test",
+        _family_text(c),
     )
 
 

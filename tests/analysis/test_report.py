@@ -11,6 +11,7 @@ import pytest
 
 from analysis import outputs, report
 from dynrcnn import run_record
+from tests.analysis import fake_runs
 from tests.analysis.fake_runs import report_args
 
 REPO = Path(__file__).resolve().parents[2]
@@ -248,3 +249,32 @@ def test_captions_are_clean_restructuredtext(tmp_path):
             settings_overrides={"warning_stream": warnings, "report_level": 1},
         )
         assert warnings.getvalue() == "", f"{path.name}: {warnings.getvalue()}"
+
+
+def test_coco_family_with_five_seeds_controls_and_sweeps(tmp_path):
+    """The whole CLI on a COCO family: 5 seeds per arm, two controls, a sweep variant (fake runs)."""
+    runs = tmp_path / "runs" / "coco_r50_fpn_1x"
+    coco = dict(dataset="coco", family="coco_r50_fpn_1x")
+    for i, arm in enumerate(("baseline", "dla", "dsl", "dynamic_rcnn")):
+        for seed in range(5):
+            fake_runs.write_run(runs, arm, seed, 0.30 + 0.01 * i + 0.003 * seed + 0.001 * (seed * i % 3), **coco)
+    for variant in ("static", "beta0.5"):
+        for seed in range(5):
+            control = fake_runs.fake_control(variant, (0.58, 0.3) if variant == "static" else None)
+            level = 0.325 + 0.002 * seed + 0.001 * (seed % 2)
+            fake_runs.write_run(runs, "baseline", seed, level, variant=variant, control=control, **coco)
+    hyper = {"iou_topk": 50, "beta_topk": 10, "update_iter_interval": 100}
+    for seed in range(2):
+        fake_runs.write_run(runs, "dynamic_rcnn", seed, 0.33, variant="ki50-kb10-c100", hyperparameters=hyper, **coco)
+    out = tmp_path / "out"
+    args = report_args(runs) + ["--out-dir", str(out), "--family", "coco_r50_fpn_1x", "--dataset", "coco"]
+    assert report.main(args) == 0
+    assert written(out) == set(report.OUTPUTS)
+    page = (out / "SUMMARY.md").read_text(encoding="utf-8")
+    assert "Baseline (Faster R-CNN) 5" in page and "not about COCO" not in page
+    assert "published run SD 0.1–0.3 AP, reported" in page and "static endpoint − DLA + DSL" in page
+    assert "| AP Δ |" in (out / "tables" / "ablation.md").read_text(encoding="utf-8")
+    sweeps = (out / "tables" / "sweeps.md").read_text(encoding="utf-8")
+    assert "| ki50-kb10-c100 |" in sweeps and "(Welch)" in sweeps  # seeds 0, 1 against 0 ... 4: seed sets differ
+    controls = (out / "tables" / "controls.md").read_text(encoding="utf-8")
+    assert "| Baseline, static endpoint | 5 / 5 |" in controls

@@ -191,10 +191,16 @@ def interval_note(differences):
     if "Welch t" in tests:
         parts.append("Welch t (own df) where the seed sets differ")
     if ns:
-        parts.append(f"n = {', '.join(map(str, ns))} seeds")
+        parts.append(f"n = {', '.join(map(str, ns))} seeds (each line's n in its label)")
     if any(d.test.startswith("none") and d.n == 1 for d in differences):
         parts.append("n = 1: no interval")
     return "\n".join(parts) if parts else "no runs to compare"
+
+
+def seeds_label(differences):
+    """How a line's differences were taken, for its legend label: ``n=5``, ``n=2 vs 3, Welch t`` or ``n=1``."""
+    d = max(differences, key=lambda d: d.n)
+    return f"n={d.n_a} vs {d.n_b}, Welch t" if d.test == "Welch t" else f"n={d.n}"
 
 
 def _gain_lines(ax, lines):
@@ -203,7 +209,6 @@ def _gain_lines(ax, lines):
     for (label, color, ls, marker, diffs), dx in zip(lines, offsets):
         means = np.array([d.mean for d in diffs])
         err = np.array([[d.mean - d.lo, d.hi - d.mean] for d in diffs]).T
-        n = max((d.n for d in diffs), default=0)
         ax.errorbar(
             np.array(THRESHOLDS) + dx,
             means,
@@ -214,7 +219,7 @@ def _gain_lines(ax, lines):
             ms=3.5,
             lw=1.3,
             capsize=2,
-            label=f"{label} (n={n})",
+            label=f"{label} ({seeds_label(diffs)})",
         )
     ax.axhline(0, color="k", lw=0.8)
     return interval_note([d for *_, diffs in lines for d in diffs])
@@ -240,7 +245,8 @@ def _paper_gains(ax, refs):
             worst = "unverified" if "unverified" in statuses else "derived"
             x, y = [p[0] for p in pts], [p[1] for p in pts]
             mark = references.STATUS_MARKS[worst]
-            ax.plot(x, y, ls="none", marker="D", mfc="none", color=arm_color(arm), label=f"paper, {arm} {mark}")
+            label = f"paper, {ARM_LABELS[arm]} {mark}"
+            ax.plot(x, y, ls="none", marker="D", mfc="none", color=arm_color(arm), label=label)
 
 
 def control_panels(controls):

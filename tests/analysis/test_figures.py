@@ -435,3 +435,21 @@ def test_figures_are_saved_at_150_dpi(by_arm, tmp_path, make):
     width, height = fig.get_size_inches()
     png, _ = figures.save_figure(fig, tmp_path / "fig")
     assert imread(png).shape[:2] == (round(150 * height), round(150 * width))
+
+
+def test_gain_vs_iou_falls_back_to_welch_where_the_seed_sets_differ(by_arm):
+    # fixture: the baseline has seeds 0-2, DSL only 0-1 (Welch), Dynamic R-CNN seed 0 only (no interval)
+    (ax,) = figures.gain_vs_iou_figure(by_arm, "synthetic").axes
+    assert legend_labels(ax) == [
+        f"{ARM_LABELS['dla']} (n=3)",
+        f"{ARM_LABELS['dsl']} (n=2 vs 3, Welch t)",
+        f"{ARM_LABELS['dynamic_rcnn']} (n=1)",
+    ]
+    y, lo, hi = errorbar_interval(ax.containers[1])
+    dsl, base = ([100 * r.metrics["AP@0.50"] for r in by_arm[a]] for a in ("dsl", "baseline"))
+    welch = stats.ttest_ind(dsl, base, equal_var=False).confidence_interval(0.95)
+    assert y[0] == pytest.approx(np.mean(dsl) - np.mean(base))
+    assert (lo[0], hi[0]) == pytest.approx((welch.low, welch.high))
+    assert not ax.containers[2].has_yerr
+    title = ax.get_legend().get_title().get_text()
+    assert "Welch t (own df) where the seed sets differ" in title and "n = 1: no interval" in title

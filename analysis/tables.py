@@ -70,11 +70,13 @@ class Part:
         title (str): its heading.
         header (list[str]): column names.
         rows (list[list[str]]): display cells.
+        keys (int): leading columns repeated when the LaTeX tabular is split (:func:`_latex_tabular`).
     """
 
     title: str
     header: list
     rows: list
+    keys: int = 1
 
 
 def _md_tabular(header, rows):
@@ -83,9 +85,12 @@ def _md_tabular(header, rows):
     return lines + ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
 
 
-def _latex_tabular(header, rows):
-    """Lines of a booktabs tabular; a wide one (more than 8 columns) is set in a smaller font with narrower column
-    gaps, never scaled down."""
+#: Most columns of one LaTeX tabular: a wider table is split into several, each repeating its key columns.
+LATEX_MAX_COLUMNS = 11
+
+
+def _latex_one(header, rows):
+    """Lines of one booktabs tabular; a wide one (more than 8 columns) in a smaller font with narrower column gaps."""
     wide = len(header) > 8
     lines = [r"{\scriptsize\setlength{\tabcolsep}{3pt}"] if wide else []
     lines += [
@@ -97,6 +102,24 @@ def _latex_tabular(header, rows):
     lines += [" & ".join(latex_escape(c) for c in row) + r" \\" for row in rows]
     lines += [r"\bottomrule", r"\end{tabular}"]
     return lines + (["}"] if wide else [])
+
+
+def _latex_tabular(header, rows, keys=1, group=1):
+    """Lines of booktabs tabulars, never scaled down: a table of more than :data:`LATEX_MAX_COLUMNS` columns is split
+    into stacked tabulars that each repeat the first ``keys`` columns and keep groups of ``group`` columns together
+    (e.g. ours / paper / Δ of one metric)."""
+    if len(header) <= LATEX_MAX_COLUMNS:
+        return _latex_one(header, rows)
+    data = len(header) - keys
+    parts = math.ceil(data / (LATEX_MAX_COLUMNS - keys))
+    size = math.ceil(math.ceil(data / parts) / group) * group
+    lines = []
+    for start in range(keys, len(header), size):
+        cols = list(range(keys)) + list(range(start, min(start + size, len(header))))
+        lines += ([r"\par\smallskip"] if lines else []) + _latex_one(
+            [header[c] for c in cols], [[row[c] for c in cols] for row in rows]
+        )
+    return lines
 
 
 def _md_note(note):
@@ -152,6 +175,9 @@ class Table:
         parts (list[Part]): further tabulars printed under the main one, before the notes.
         basis (list[str]): above a comparison with the paper, what produced our numbers: the config family, its
             statistics rule and its deviations from the paper (:func:`dynrcnn.families.comparison_preface`).
+        latex_keys (int): leading columns repeated when the LaTeX table is split (it has more than
+            :data:`LATEX_MAX_COLUMNS` columns).
+        latex_group (int): columns kept together when it is split.
     """
 
     name: str
@@ -163,6 +189,8 @@ class Table:
     preface: list = field(default_factory=list)
     parts: list = field(default_factory=list)
     basis: list = field(default_factory=list)
+    latex_keys: int = 1
+    latex_group: int = 1
 
     def to_markdown(self):
         """str: the table as GitHub-flavoured Markdown with its notes."""
@@ -193,10 +221,10 @@ class Table:
             lines += [
                 r"{\footnotesize " + latex_escape(self.basis[0]) + r" Deviations from the paper: SUMMARY.md.\par}"
             ]
-        lines += _latex_tabular(self.header, self.rows)
+        lines += _latex_tabular(self.header, self.rows, self.latex_keys, self.latex_group)
         for part in self.parts:
             lines += [r"\par\medskip", rf"\textbf{{{latex_escape(part.title)}}}\par\smallskip"]
-            lines += _latex_tabular(part.header, part.rows)
+            lines += _latex_tabular(part.header, part.rows, part.keys)
         if self.notes:
             lines += [r"\par\smallskip", r"\begin{minipage}{\linewidth}\footnotesize"]
             lines += [latex_escape(n) + r"\par" for n in self.notes]
@@ -397,7 +425,9 @@ def ablation_table(res, refs, dataset):
     notes += floor_notes(res, ABLATION_METRICS) + [references.STATUS_LEGEND] + _status_notes(used)
     notes += partial_seed_notes({ARM_LABELS[a]: res.seeds((a, DEFAULT_VARIANT)) for a in ARMS})
     title = "Component ablation: ours vs. the paper (AP in %)" if coco else "Component ablation (AP in %)"
-    return Table("ablation", title, header, rows, notes, pd.DataFrame(data), dataset_preface(dataset))
+    table = Table("ablation", title, header, rows, notes, pd.DataFrame(data), dataset_preface(dataset))
+    table.latex_keys, table.latex_group = 2, 3 if coco else 2
+    return table
 
 
 BREAKDOWN_SOURCES = (
@@ -505,7 +535,9 @@ def gains_table(res, refs, dataset):
     notes += [references.STATUS_LEGEND]
     notes += partial_seed_notes({ARM_LABELS[a]: res.seeds((a, DEFAULT_VARIANT)) for a in ARMS})
     title = "Gain of each arm over the baseline (AP points; paired mean [95 % CI] and Holm-adjusted p)"
-    return Table("gains", title, header, rows, notes, pd.DataFrame(data), dataset_preface(dataset))
+    table = Table("gains", title, header, rows, notes, pd.DataFrame(data), dataset_preface(dataset))
+    table.latex_keys = 3
+    return table
 
 
 def _sweep_row(res, arm, variant):
@@ -680,7 +712,9 @@ def controls_table(res, refs, dataset):
         labels = [ARM_LABELS[CONTROL_ARM]] + [control_label(v) for v in controls] + [ARM_LABELS[STATIC_SOURCE_ARM]]
         notes += partial_seed_notes({label: res.seeds(g) for label, g in zip(labels, groups)})
     title = "Controls: the baseline with fixed values against the baseline and Dynamic R-CNN (AP in %)"
-    return Table("controls", title, header, rows, notes, pd.DataFrame(data), dataset_preface(dataset), parts=parts)
+    table = Table("controls", title, header, rows, notes, pd.DataFrame(data), dataset_preface(dataset), parts=parts)
+    table.latex_keys = 6
+    return table
 
 
 def short_commit(commit):
@@ -789,7 +823,7 @@ def runs_table(runs, dataset):
     if any(str(r.provenance.get("git_commit")).endswith("-dirty") for r in runs):
         notes.append("A commit marked -dirty had uncommitted changes to tracked files when the run was trained.")
     notes += partial_seed_notes({f"{ARM_LABELS[a]}/{v}": rs for (a, v), rs in groups.items() if v == DEFAULT_VARIANT})
-    parts = [Part("Per-run metrics (AP in %)", ["Arm", "Variant", "Seed"] + list(RUN_METRICS), per_run)]
+    parts = [Part("Per-run metrics (AP in %)", ["Arm", "Variant", "Seed"] + list(RUN_METRICS), per_run, keys=3)]
     return Table("runs", "Runs included in this report", RUNS_HEADER, rows, notes, pd.DataFrame(data), parts=parts)
 
 

@@ -278,7 +278,7 @@ def test_latex_is_booktabs_and_escaped(tables):
     assert "K\\_I & K$\\beta$" not in tex and "K\\_I & K\\_$\\beta$" in tex
     assert "39.0 $\\pm$ 1.4" in tex
     ablation = tables["ablation"].to_latex()
-    assert "resizebox" not in ablation and "\\scriptsize" in ablation  # a smaller font, never scaled to ~3 pt
+    assert "resizebox" not in ablation and ablation.count("\\begin{tabular}") == 2  # split, never scaled to ~3 pt
     assert T.latex_escape("|gain| > 2 < 3") == "\\textbar{}gain\\textbar{} \\textgreater{} 2 \\textless{} 3"
     assert T.latex_escape("~38.0 [u] 50%") == "\\textasciitilde{}38.0 [u] 50\\%"
 
@@ -340,3 +340,16 @@ def test_notes_starting_with_plus_are_not_nested_bullets(tables):
     md = tables["ablation"].to_markdown()
     assert "\n- \\+ DLA only" in md or "\n- \\+ DSL only" in md
     assert "\n- + " not in md
+
+
+def test_wide_latex_tables_are_split_not_scaled(tables, coco_res, refs):
+    tex = T.ablation_table(coco_res, refs, "coco").to_latex()
+    heads = [line for line in tex.splitlines() if line.startswith("Arm & n & ")]
+    # 20 columns: two tabulars of Arm, n and three metrics (ours, paper, Δ each), none scaled
+    assert len(heads) == 2 and all(head.count(" & ") == 10 for head in heads)
+    assert heads[1].startswith("Arm & n & AP70 ours & AP70 paper & AP70 $\\Delta$")
+    assert "resizebox" not in tex
+    for table in tables.values():
+        for line in table.to_latex().splitlines():
+            if line.startswith("\\begin{tabular}"):
+                assert len(line.split("{")[2].rstrip("}")) <= T.LATEX_MAX_COLUMNS, table.name

@@ -57,7 +57,7 @@ FIGURE_CAPTIONS = {
         "Training dynamics: the IoU threshold (top) and the SmoothL1 beta (bottom) in force against training "
         "iteration for every arm (mean over seeds, band = min-max over seeds); the paper's central figure. Arms "
         "without the component (no DLA: threshold; no DSL: beta) stay at the start value and coincide: they are "
-        "drawn thin with staggered markers, and a note in the panel says so."
+        "drawn thin with staggered markers, and the legend says so."
     ),
     "positives_per_image": (
         "Positive RoIs per image in the R-CNN head against training iteration for every arm (mean over seeds, "
@@ -192,4 +192,25 @@ STATIC_RANK_NOTE = (
     "The static endpoint takes rank 0's final threshold and beta: with several GPUs, each GPU ends at its own values "
     "when the statistics are not synchronised (both implementations), so on multi-GPU runs it is one rank's endpoint, "
     "not the mean over ranks."
+)
+SYNTHETIC_NOTE = (
+    "Dataset: synthetic. The paper's and the other references' numbers are for COCO and are "
+    "shown for layout only: differences against them say nothing about the reproduction."
+)
+COCO_NOTE = "Dataset: COCO; our runs are evaluated on val2017."
+SEEDS_NOTE = (
+    "Ours: mean ± sample standard deviation (ddof = 1) over the n seeds of the `default` variant, "
+    'COCOeval AP in percent; with n = 1 the single value is shown; "—": no run or no reference '
+    'number; "undef.": COCOeval gives -1 (no ground truth in that range).'
+)
+RUNS_NOTES = (
+    "One row per arm and variant; a cell with several values lists them per seed (in seed order), or sorted when "
+    "it says nothing per seed (batch, lr, device, CPU).",
+    "CPU: the training machine's CPU model and the instruction set torch's CPU kernels used "
+    "(torch.backends.cpu.get_cpu_capability()); a CPU run gives other numbers for the same seed on another "
+    "CPU type, so numbers compare across machines only as samples of the seed-to-seed spread.",
+    "Per-run metrics: COCOeval box AP in percent (pycocotools on the val split, maxDets 100), one row per "
+    'run; AP60 ... AP90 are AP at that single IoU threshold; "undef.": COCOeval gives -1 (no ground '
+    "truth in that range). The CSV has one row per run: its hyper-parameters, AP, AP50, AP75, APS, APM, "
+    "APL and AP55 ... AP95 in percent (empty where undefined), and its provenance.",
 )

@@ -26,15 +26,19 @@ from .frame import metric_key  # noqa: F401  (re-exported: the figures' import)
 from .outputs import (
     ABLATION_PAPER_NOTE,
     ABLATION_SYNTHETIC_NOTE,
+    COCO_NOTE,
     CONTROLS_NONE_NOTE,
     CONTROLS_NOTE,
     CONTROLS_READING_NOTE,
     CONTROLS_STATS_NOTE,
     GAINS_NOTE,
     PAPER_GAINS_NOTE,
+    RUNS_NOTES,
+    SEEDS_NOTE,
     STATIC_RANK_NOTE,
     SWEEPS_NONE_NOTE,
     SWEEPS_NOTE,
+    SYNTHETIC_NOTE,
 )
 from .results import BASELINE, FULL, compute
 from .stats import fmt, fmt_summary, summarize
@@ -49,16 +53,6 @@ SWEEP_METRICS = ("AP", "AP50", "AP75", "AP90")
 RUN_METRICS = SUMMARY_METRICS + ("AP60", "AP70", "AP80", "AP90")
 RUN_CSV_METRICS = SUMMARY_METRICS + tuple(f"AP{t}" for t in range(55, 100, 5) if t != 75)
 
-SYNTHETIC_NOTE = (
-    "Dataset: synthetic. The paper's and the other references' numbers are for COCO and are "
-    "shown for layout only: differences against them say nothing about the reproduction."
-)
-COCO_NOTE = "Dataset: COCO; our runs are evaluated on val2017."
-SEEDS_NOTE = (
-    "Ours: mean ± sample standard deviation (ddof = 1) over the n seeds of the `default` variant, "
-    'COCOeval AP in percent; with n = 1 the single value is shown; "—": no run or no reference '
-    'number; "undef.": COCOeval gives -1 (no ground truth in that range).'
-)
 CSV_FLOAT_FORMAT = "%.4f"
 
 
@@ -814,7 +808,7 @@ def runs_table(runs, dataset):
         for r in rs
     ]
     data = [_run_record(r) for rs in groups.values() for r in rs]
-    notes = [dataset_note(dataset)] + RUNS_NOTES
+    notes = [dataset_note(dataset), *RUNS_NOTES]
     mixed = [
         f"{ARM_LABELS[a]}/{v}" for (a, v), rs in groups.items() if len({r.provenance.get("git_commit") for r in rs}) > 1
     ]
@@ -825,19 +819,6 @@ def runs_table(runs, dataset):
     notes += partial_seed_notes({f"{ARM_LABELS[a]}/{v}": rs for (a, v), rs in groups.items() if v == DEFAULT_VARIANT})
     parts = [Part("Per-run metrics (AP in %)", ["Arm", "Variant", "Seed"] + list(RUN_METRICS), per_run, keys=3)]
     return Table("runs", "Runs included in this report", RUNS_HEADER, rows, notes, pd.DataFrame(data), parts=parts)
-
-
-RUNS_NOTES = [
-    "One row per arm and variant; a cell with several values lists them per seed (in seed order), or sorted when "
-    "it says nothing per seed (batch, lr, device, CPU).",
-    "CPU: the training machine's CPU model and the instruction set torch's CPU kernels used "
-    "(torch.backends.cpu.get_cpu_capability()); a CPU run gives other numbers for the same seed on another "
-    "CPU type, so numbers compare across machines only as samples of the seed-to-seed spread.",
-    "Per-run metrics: COCOeval box AP in percent (pycocotools on the val split, maxDets 100), one row per "
-    'run; AP60 ... AP90 are AP at that single IoU threshold; "undef.": COCOeval gives -1 (no ground '
-    "truth in that range). The CSV has one row per run: its hyper-parameters, AP, AP50, AP75, APS, APM, "
-    "APL and AP55 ... AP95 in percent (empty where undefined), and its provenance.",
-]
 
 
 def _ref_value(r):

@@ -86,24 +86,6 @@ def no_data(ax, text):
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=8, color="0.4")
 
 
-def note(ax, text, loc="lower left"):
-    """A small boxed note inside an axis: what a band, bar or line means, written in the figure itself."""
-    x, ha = (0.01, "left") if loc.endswith("left") else (0.99, "right")
-    y, va = (0.02, "bottom") if loc.startswith("lower") else (0.98, "top")
-    ax.text(
-        x,
-        y,
-        text,
-        transform=ax.transAxes,
-        ha=ha,
-        va=va,
-        fontsize=6.5,
-        color="0.2",
-        zorder=10,
-        bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.85},
-    )
-
-
 def save_figure(fig, stem):
     """Write ``{stem}.png`` and ``{stem}.pdf`` (at the report's dpi, :data:`analysis.style.RC_PARAMS`).
 

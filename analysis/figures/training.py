@@ -5,7 +5,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import references
 from ..style import ARM_LABELS, ARMS, DLA_ARMS, DSL_ARMS
-from .base import ITERATION_LABEL, MIN_MAX_BAND, curve, new_figure, no_data, note, plot_curve, styled, title_suffix
+from .base import ITERATION_LABEL, MIN_MAX_BAND, curve, new_figure, no_data, plot_curve, styled, title_suffix
 
 LOSS_KEYS = ("loss", "loss_cls", "loss_bbox", "loss_rpn_cls", "loss_rpn_bbox")
 VAL_AP_KEY = "coco/bbox_mAP"
@@ -26,7 +26,7 @@ DYNAMICS_PANELS = (
 
 def _dynamics_panel(ax, by_arm, key, moving, component, what):
     """One scalar of every arm; the arms without the component stay at their start value and coincide, so they are
-    drawn thin on top with staggered markers and a note says so."""
+    drawn thin on top with staggered markers. Returns the note that says so ("" when no two lines coincide)."""
     fixed = [a for a in ARMS if a not in moving and by_arm.get(a)]
     for arm in ARMS:
         values = curve(by_arm.get(arm, []), key)
@@ -43,8 +43,11 @@ def _dynamics_panel(ax, by_arm, key, moving, component, what):
     if not ax.lines:
         no_data(ax, f"no run logged {key}")
     elif len(fixed) > 1:
-        names = ", ".join(ARM_LABELS[a] for a in fixed)
-        note(ax, f"without {component} ({names}): {what} stays at its start value, the lines coincide (markers)")
+        names = ", ".join(ARM_LABELS[a].split(" (")[0] for a in fixed)
+        return (
+            f"without {component} ({names}): {what} stays at its start value;\nthe lines coincide (staggered markers)"
+        )
+    return ""
 
 
 def _author_trajectory(ax_iou, ax_beta, refs):
@@ -81,17 +84,17 @@ def dynamics_figure(by_arm, dataset, refs=None):
     """
     fig = new_figure((7, 5.4))
     axes = fig.subplots(2, 1, sharex=True)
-    for ax, panel in zip(axes, DYNAMICS_PANELS):
-        _dynamics_panel(ax, by_arm, *panel)
+    notes = [_dynamics_panel(ax, by_arm, *panel) for ax, panel in zip(axes, DYNAMICS_PANELS)]
     if dataset == "coco" and refs:
         _author_trajectory(*axes, refs)
     axes[0].set_ylabel("IoU threshold in force (IoU)")
     axes[1].set_ylabel("SmoothL1 β in force\n(encoded box-delta units)")
     axes[1].set_xlabel(ITERATION_LABEL)
     axes[0].set_title("Dynamic label assignment and dynamic SmoothL1" + title_suffix(dataset))
-    for ax in axes:
+    for ax, text in zip(axes, notes):
         if ax.lines:
-            ax.legend(loc="upper right", title=MIN_MAX_BAND, title_fontsize=6.5)
+            title = f"{MIN_MAX_BAND}\n{text}" if text else MIN_MAX_BAND
+            ax.legend(loc="best", title=title, title_fontsize=6.5, alignment="left")
     return fig
 
 

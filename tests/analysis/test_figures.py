@@ -418,8 +418,9 @@ def test_dynamics_figure_keeps_the_baseline_visible(by_arm):
     # of the two lines are staggered, and a note says that they coincide
     base, dsl = ax_iou.lines[0], ax_iou.lines[2]
     assert base.get_zorder() > dsl.get_zorder() and base.get_markevery() != dsl.get_markevery()
-    assert any("without DLA" in t.get_text() and "coincide" in t.get_text() for t in ax_iou.texts)
-    assert any("without DSL" in t.get_text() for t in ax_beta.texts)
+    iou_note, beta_note = (ax.get_legend().get_title().get_text() for ax in (ax_iou, ax_beta))
+    assert "without DLA (Baseline, + DSL only)" in iou_note and "coincide" in iou_note
+    assert "without DSL (Baseline, + DLA only)" in beta_note
 
 
 @pytest.mark.parametrize(

@@ -700,6 +700,7 @@ def controls_table(res, refs, dataset):
         data = [dict(variant="no control runs")]
     notes = [dataset_note(dataset)] + ([] if controls else [CONTROLS_NONE_NOTE])
     notes += [CONTROLS_NOTE, CONTROLS_STATS_NOTE, CONTROLS_READING_NOTE, STATIC_RANK_NOTE]
+    notes += floor_notes(res, CONTROL_METRICS) if controls else []
     notes += [s.format() for s in references.STATEMENTS] + [references.STATUS_LEGEND]
     if controls:
         groups = [BASELINE] + [(CONTROL_ARM, v) for v in controls] + [FULL]

@@ -130,7 +130,8 @@ def positives_figure(by_arm, dataset):
     for arm in ARMS:
         values = curve(by_arm.get(arm, []), "dynrcnn/pos_per_img")
         if values is not None:
-            plot_curve(ax, values, arm, len(by_arm[arm]))
+            # the baseline (dotted) on top: without DLA, DSL only takes the same positives and would hide it
+            plot_curve(ax, values, arm, len(by_arm[arm]), zorder=3 if arm == "baseline" else 2)
     if ax.lines:
         cap = sampler_cap(dataset)
         if cap is not None:

@@ -80,6 +80,7 @@ def test_positives_figure(by_arm):
     cap = ax.lines[4]
     assert cap.get_label().startswith("sampler cap: 64 RoIs × 0.25 positive") and "configs/synthetic" in cap.get_label()
     assert list(cap.get_ydata()) == [16.0, 16.0]
+    assert ax.lines[0].get_zorder() > max(line.get_zorder() for line in ax.lines[1:4])  # the baseline on top
     assert "band: min–max over seeds" in ax.get_legend().get_title().get_text()
 
 

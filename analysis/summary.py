@@ -19,9 +19,9 @@ from dynrcnn.families import family as get_family
 from dynrcnn.run_record import ARMS, CONTROL_ARM, DEFAULT_VARIANT
 
 from . import references
-from .comparisons import seeds_needed
+from .comparisons import paired_difference, seeds_needed
 from .frame import IOU_METRICS, iou_of
-from .results import BASELINE, FULL
+from .results import BASELINE, FULL, Comparison
 from .stats import fmt
 from .style import ARM_LABELS
 
@@ -133,6 +133,14 @@ class Claim:
     family: str
 
 
+def _comparison(res, family, a, b, metric):
+    """The claim's comparison; without runs on either side, an empty one (its verdict: untestable, no data)."""
+    found = res.comparison(family, a, b, metric)
+    if found is not None:
+        return found
+    return Comparison(family, a, b, metric, paired_difference({}, {}), math.nan, 0)
+
+
 def _paper_text(pg):
     if pg is None:
         return "—", math.nan
@@ -146,7 +154,7 @@ def _family_text(c):
 
 def arm_claim(res, refs, dataset, arm, metric="AP"):
     """'{arm} improves {metric}': the gains family of the three arms at ``metric``."""
-    c = res.comparison("gains", (arm, DEFAULT_VARIANT), BASELINE, metric)
+    c = _comparison(res, "gains", (arm, DEFAULT_VARIANT), BASELINE, metric)
     paper, effect = _paper_text(references.paper_gain(refs, arm, metric))
     floor = floor_text(res, metric)
     name = {"dla": "DLA", "dsl": "DSL", "dynamic_rcnn": "DLA + DSL"}[arm]
@@ -185,7 +193,7 @@ def growth_claim(res, refs, dataset):
     if metric is None:
         v = Verdict("untestable here", "every IoU above 0.5 is at its floor (baseline mean below 2 AP points)")
         return Claim(title, paper, "—", v, "—", "iou_growth")
-    c = res.comparison("iou_growth", FULL, BASELINE, metric)
+    c = _comparison(res, "iou_growth", FULL, BASELINE, metric)
     effect = p90[0] - p50[0] if metric == "AP90" and p90 and p50 else math.nan
     return Claim(
         f"{title} (tested: gain at {metric}, IoU {iou_of(metric):.2f}, minus gain at AP50)",
@@ -201,7 +209,7 @@ def dynamics_claims(res, refs):
     """'The IoU threshold rises' and 'beta falls' during training: Dynamic R-CNN's final minus initial value."""
     claims = []
     for scalar, direction, text in (("iou_thr", +1, "the IoU threshold rises"), ("beta", -1, "beta falls")):
-        c = res.comparison("dynamics", FULL, FULL, scalar)
+        c = _comparison(res, "dynamics", FULL, FULL, scalar)
         key, start, digits = ("iou_thr@500", "0.4", 4) if scalar == "iou_thr" else ("beta@end_1x", "1.0", 1)
         ref = references.find(refs, "trajectory", "dynamic_rcnn", key)
         paper = f"{start} → {ref.format(digits)} (author, issue #3)" if ref else "—"
@@ -222,7 +230,7 @@ def additivity_claims(res, refs, dataset):
     """'DLA + DSL beats DLA only' and '... DSL only': the additivity family at AP."""
     claims = []
     for arm in ARMS[1:3]:
-        c = res.comparison("additivity", FULL, (arm, DEFAULT_VARIANT), "AP")
+        c = _comparison(res, "additivity", FULL, (arm, DEFAULT_VARIANT), "AP")
         full, part = (references.find(refs, "ablation", a, "AP", source_key="paper") for a in ("dynamic_rcnn", arm))
         pg = (
             (full.value - part.value, references.combined_status(full.status, part.status), part.approx)

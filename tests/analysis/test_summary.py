@@ -221,3 +221,12 @@ def test_two_verdicts_recomputed_from_runs_csv(res, refs, claims):
     assert res.comparison("gains", FULL, BASELINE, "AP").p_adj == pytest.approx(
         _holm([stats.ttest_rel(ap[a], ap["baseline"]).pvalue for a in ("dla", "dsl", "dynamic_rcnn")])[2]
     )
+
+
+def test_page_without_some_arms(refs):
+    """A config that trains only the baseline and Dynamic R-CNN: the other rows say there is no data."""
+    res = compute(make_runs(ap={k: v for k, v in AP.items() if k in ("baseline", "dynamic_rcnn")}))
+    claims = {c.claim: c for c in summary.claims(res, refs, "synthetic")}
+    assert claims["DLA improves AP"].verdict == summary.Verdict("untestable here", "no data")
+    assert claims["DLA improves AP"].ours == "no runs"
+    assert claims["DLA + DSL improves AP"].verdict.label == "reproduced"

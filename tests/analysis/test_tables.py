@@ -353,3 +353,13 @@ def test_wide_latex_tables_are_split_not_scaled(tables, coco_res, refs):
         for line in table.to_latex().splitlines():
             if line.startswith("\\begin{tabular}"):
                 assert len(line.split("{")[2].rstrip("}")) <= T.LATEX_MAX_COLUMNS, table.name
+
+
+def test_runs_table_lists_config_hashes_in_seed_order(fixture_tree):
+    runs = load_runs(*run_files(fixture_tree["runs"]))
+    for r in runs:
+        if r.arm == "dla":
+            r.provenance["config_sha256"] = {0: "c" * 64, 1: "a" * 64, 2: "b" * 64}[r.seed]
+    rows = {row[0]: row for row in T.runs_table(runs, "synthetic").rows}
+    assert rows[ARM_LABELS["dla"]][2] == "0,1,2"
+    assert rows[ARM_LABELS["dla"]][10] == "cccccccccccc (seed 0), aaaaaaaaaaaa (seed 1), bbbbbbbbbbbb (seed 2)"

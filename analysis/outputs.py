@@ -137,7 +137,8 @@ CATEGORIES = {
 STATS_TEST = (
     "paired t-test over the seeds both sides have (a seed fixes the initial weights and the data order in every "
     "run), two-sided, with a 95 % confidence interval from Student's t with n − 1 degrees of freedom; where the seed "
-    "sets differ, Welch's t-test and interval with its own degrees of freedom, marked (Welch)"
+    "sets differ, Welch's t-test and interval with its own degrees of freedom, marked (Welch); each interval is for "
+    "its own comparison (not adjusted for the others: Holm adjusts the p-values only)"
 )
 GAINS_NOTE = (
     "Gain = mean over seeds of (arm − baseline) per seed, `default` variants, in AP points. Cell: mean [95 % CI] "

@@ -313,11 +313,12 @@ RULE = (
 )
 METHOD = (
     "Ours: mean of the per-seed differences (paired t-test, Student's t with n − 1 degrees of freedom, two-sided; "
-    "95 % confidence interval, for that comparison alone: Holm adjusts the p-values, not the intervals), or Welch's t-test with its own degrees of freedom where the two sides have different "
-    "seeds (said in the cell); k of n seeds agree in sign with the mean. Holm families: gains/AP = the three arms "
-    "against the baseline at AP (the headline DLA + DSL row takes its adjusted p from it); additivity/AP = DLA + DSL "
-    "against each single component; dynamics = the threshold and beta rows; controls_vs_dynamic_rcnn/AP = every "
-    "control against DLA + DSL; iou_growth = one test."
+    "95 % confidence interval, for that comparison alone: Holm adjusts the p-values, not the intervals), or "
+    "Welch's t-test with its own degrees of freedom where the two sides have different seeds (said in the cell); "
+    "k of n seeds agree in sign with the mean. Holm families: gains/AP = the three arms against the baseline at AP "
+    "(the headline DLA + DSL row takes its adjusted p from it); additivity/AP = DLA + DSL against each single "
+    "component; dynamics = the threshold and beta rows; controls_vs_dynamic_rcnn/AP = every control against "
+    "DLA + DSL; iou_growth = one test."
 )
 
 

@@ -378,6 +378,9 @@ def test_gain_vs_iou_with_one_seed_draws_no_interval(one_seed):
         assert "n = 1: no interval" in ax.get_legend().get_title().get_text()
     y = np.asarray(fig.axes[0].containers[2].lines[0].get_ydata(), float)
     assert np.allclose(y, 100 * (ONE_SEED["dynamic_rcnn"] - ONE_SEED["baseline"]))
+    # without controls: the arms' panel only
+    (ax,) = figures.gain_vs_iou_figure(default_runs(one_seed), "synthetic").axes
+    assert legend_labels(ax) == [f"{ARM_LABELS[a]} (n=1)" for a in ARMS[1:]]
 
 
 def test_gain_vs_iou_marks_the_floor_as_untestable(five_seeds):

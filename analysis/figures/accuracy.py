@@ -20,10 +20,11 @@ from ..style import (
     arm_color,
     control_label,
 )
+from ..summary import FLOOR
 from .base import new_figure, no_data, styled, title_suffix
 
-#: AP (points) below which a metric is at its floor: a gain there cannot be measured (the issue's AP90 at ~1 %).
-AP_FLOOR = 2.0
+#: AP (points) below which a metric is at its floor: a gain there cannot be measured (the verdict page's floor).
+AP_FLOOR = FLOOR
 #: Most lines in one panel of the gain figure; more controls are split over further panels.
 MAX_LINES = 4
 #: How the gain figure's panel titles name each kind of control.

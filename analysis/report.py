@@ -109,7 +109,8 @@ def build_report(
         val_images (str | Path, optional): folder of the validation images.
         score_thr (float): minimum score of a drawn detection.
         smooth (int): running-mean window of the loss curves, in logged iterations.
-        notices (Sequence[str]): lines printed under the banner of SUMMARY.md (e.g. mixed-provenance warnings).
+        notices (Sequence[str]): lines printed under the banner of SUMMARY.md and first under the runs table (e.g.
+            mixed-provenance warnings; the CLI passes none).
 
     Returns:
         tuple[list[Path], list[Run]]: written files and the runs read.
@@ -126,7 +127,7 @@ def build_report(
 
     res = compute(runs)
     written = [write_summary(out_dir / SUMMARY_FILE, res, refs, family, dataset, notices)]
-    for table in build_tables(runs, refs, dataset, family, res):
+    for table in build_tables(runs, refs, dataset, family, res, notices):
         written += table.write(out_dir / "tables")
     figs = {
         "dynamics_iou_beta": lambda: figures.dynamics_figure(by_arm, dataset, refs),

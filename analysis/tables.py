@@ -789,7 +789,7 @@ RUNS_HEADER = [
 ]
 
 
-def runs_table(runs, dataset):
+def runs_table(runs, dataset, notices=()):
     """The runs read: per arm and variant their seeds, batch, learning rate, device, time, code and config
     versions (in seed order where the seeds differ); per run its metrics. The CSV has one row per run with all of
     it (the one per-run table).
@@ -797,6 +797,7 @@ def runs_table(runs, dataset):
     Args:
         runs (list[Run]): all runs.
         dataset (str): ``synthetic`` or ``coco``.
+        notices (Sequence[str]): extra notes printed first (e.g. mixed-provenance warnings; SUMMARY.md shows them too).
 
     Returns:
         Table
@@ -809,7 +810,7 @@ def runs_table(runs, dataset):
         for r in rs
     ]
     data = [_run_record(r) for rs in groups.values() for r in rs]
-    notes = [dataset_note(dataset), *RUNS_NOTES]
+    notes = [*notices, dataset_note(dataset), *RUNS_NOTES]
     mixed = [
         f"{ARM_LABELS[a]}/{v}" for (a, v), rs in groups.items() if len({r.provenance.get("git_commit") for r in rs}) > 1
     ]
@@ -870,7 +871,7 @@ def references_table(refs, dataset):
 COMPARISON_TABLES = ("ablation", "breakdown", "gains", "sweeps", "controls", "reference_numbers")
 
 
-def build_tables(runs, refs, dataset, family, res=None):
+def build_tables(runs, refs, dataset, family, res=None, notices=()):
     """Every report table, in report order.
 
     Args:
@@ -879,6 +880,7 @@ def build_tables(runs, refs, dataset, family, res=None):
         dataset (str): ``synthetic`` or ``coco``.
         family (str): the config family of the runs (a key of :data:`dynrcnn.families.FAMILIES`).
         res (Results, optional): :func:`analysis.results.compute` of ``runs`` (computed when not given).
+        notices (Sequence[str]): notes printed first under the runs table (e.g. mixed-provenance warnings).
 
     Returns:
         list[Table]
@@ -890,7 +892,7 @@ def build_tables(runs, refs, dataset, family, res=None):
         gains_table(res, refs, dataset),
         sweeps_table(res, refs, dataset),
         controls_table(res, refs, dataset),
-        runs_table(runs, dataset),
+        runs_table(runs, dataset, notices),
         references_table(refs, dataset),
     ]
     basis = comparison_preface(family)

@@ -363,3 +363,10 @@ def test_runs_table_lists_config_hashes_in_seed_order(fixture_tree):
     rows = {row[0]: row for row in T.runs_table(runs, "synthetic").rows}
     assert rows[ARM_LABELS["dla"]][2] == "0,1,2"
     assert rows[ARM_LABELS["dla"]][10] == "cccccccccccc (seed 0), aaaaaaaaaaaa (seed 1), bbbbbbbbbbbb (seed 2)"
+
+
+def test_notices_open_the_runs_table(fixture_tree, refs):
+    runs = load_runs(*run_files(fixture_tree["runs_nosweep"]))
+    tables = {t.name: t for t in T.build_tables(runs, refs, "synthetic", "synthetic", notices=["mixed commits"])}
+    assert tables["runs"].notes[0] == "mixed commits" and "- mixed commits" in tables["runs"].to_markdown()
+    assert "mixed commits" not in tables["gains"].to_markdown()

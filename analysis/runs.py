@@ -201,18 +201,7 @@ def load_runs(metrics_files, scalars_files, epoch_detection_dirs=(), family=None
     Raises:
         RunOutputError: naming the run and the file.
     """
-    metrics = _by_folder("--metrics", metrics_files)
-    if not metrics:
-        raise RunOutputError("no runs given: pass the metrics.json of every run with --metrics")
-    scalars = _by_folder("--scalars", scalars_files)
-    epoch_dirs = _by_folder("--epoch-detections", epoch_detection_dirs)
-    for option, given in (("--scalars", scalars), ("--epoch-detections", epoch_dirs)):
-        for folder, path in given.items():
-            if folder not in metrics:
-                raise RunOutputError(
-                    f"{option} {path}: no --metrics file of its run folder {path.parent} was "
-                    "given (pass all files of a run, or none)"
-                )
+    metrics, scalars, epoch_dirs = _given_files(metrics_files, scalars_files, epoch_detection_dirs)
     runs = []
     for folder, metrics_path in metrics.items():
         arm, variant, seed = parse_run_folder(metrics_path.absolute().parent)
@@ -225,16 +214,7 @@ def load_runs(metrics_files, scalars_files, epoch_detection_dirs=(), family=None
             train, val = scalar_frames(*read_scalars(scalars[folder]))
         except RunRecordError as e:
             raise RunOutputError(f"run {name}: {e}") from None
-        detections = {}
-        if folder in epoch_dirs:
-            if not epoch_dirs[folder].is_dir():
-                _fail(
-                    name,
-                    epoch_dirs[folder],
-                    "missing (not a folder)",
-                    "Let the pipeline make the run's epoch detections again",
-                )
-            detections = {e: Path(p) for e, p in epoch_detection_files(epoch_dirs[folder]).items()}
+        detections = _detection_files(name, epoch_dirs.get(folder))
         block = record["run"]
         runs.append(
             Run(
@@ -254,6 +234,39 @@ def load_runs(metrics_files, scalars_files, epoch_detection_dirs=(), family=None
             )
         )
     runs = sorted(runs, key=lambda r: (ARMS.index(r.arm), r.variant != DEFAULT_VARIANT, r.variant, r.seed))
+    _check_sample_detections(runs, epoch_dirs)
+    return runs
+
+
+def _given_files(metrics_files, scalars_files, epoch_detection_dirs):
+    """The given files by run folder: ``(metrics, scalars, epoch_dirs)``, each ``{folder: path}``; a scalars file
+    or detection folder of no given run is an error."""
+    metrics = _by_folder("--metrics", metrics_files)
+    if not metrics:
+        raise RunOutputError("no runs given: pass the metrics.json of every run with --metrics")
+    scalars = _by_folder("--scalars", scalars_files)
+    epoch_dirs = _by_folder("--epoch-detections", epoch_detection_dirs)
+    for option, given in (("--scalars", scalars), ("--epoch-detections", epoch_dirs)):
+        for folder, path in given.items():
+            if folder not in metrics:
+                raise RunOutputError(
+                    f"{option} {path}: no --metrics file of its run folder {path.parent} was "
+                    "given (pass all files of a run, or none)"
+                )
+    return metrics, scalars, epoch_dirs
+
+
+def _detection_files(name, epoch_dir):
+    """``{epoch: path}`` of the detection files in a run's ``epoch_detections`` folder (None: no folder given)."""
+    if epoch_dir is None:
+        return {}
+    if not epoch_dir.is_dir():
+        _fail(name, epoch_dir, "missing (not a folder)", "Let the pipeline make the run's epoch detections again")
+    return {e: Path(p) for e, p in epoch_detection_files(epoch_dir).items()}
+
+
+def _check_sample_detections(runs, epoch_dirs):
+    """When any detection folder is given, each arm and variant's lowest seed must have one."""
     if epoch_dirs:
         # the sample figures draw each arm's lowest seed: the pipeline makes its detections only (other seeds may
         # have theirs, unused)
@@ -263,4 +276,3 @@ def load_runs(metrics_files, scalars_files, epoch_detection_dirs=(), family=None
                     f"run {run.name}: --epoch-detections has no folder of its run folder {run.path} (the sample "
                     "figures draw the lowest seed of each arm and variant: pass its epoch_detections folder)"
                 )
-    return runs

@@ -119,17 +119,55 @@ def build_report(
     refs = load_references()
     runs = load_runs(metrics_files, scalars_files, epoch_detection_dirs, family=family, dataset=dataset)
     by_arm = default_runs(runs)
-    val_set = figures.load_val_set(val_ann, val_images) if val_ann is not None else None
-    image_ids = val_set.sample_ids() if val_set is not None else []
-    epochs = figures.sample_epochs(by_arm)
     # Read every detection file the figures need before writing anything.
-    detections = figures.load_sample_detections(by_arm, image_ids, epochs) if image_ids else {}
-
+    samples = sample_inputs(by_arm, val_ann, val_images)
     res = compute(runs)
     written = [write_summary(out_dir / SUMMARY_FILE, res, refs, family, dataset, notices)]
     for table in build_tables(runs, refs, dataset, family, res, notices):
         written += table.write(out_dir / "tables")
-    figs = {
+    makers = figure_makers(runs, by_arm, dataset, refs, samples, score_thr, smooth)
+    written += figures.save_figures(makers, out_dir / "figures", first=SLOW_FIGURES)
+    rel = {p.relative_to(out_dir).as_posix() for p in written}
+    assert rel == set(OUTPUTS), f"written files differ from OUTPUTS: {sorted(rel ^ set(OUTPUTS))}"
+    return written, runs
+
+
+#: The slowest figures (16 image panels with labelled boxes each; the loss curves of every run), which the worker
+#: processes start first so that none of them is left alone at the end.
+SLOW_FIGURES = (*(f"sample_detections_{k + 1}" for k in range(figures.NUM_SAMPLE_IMAGES)), "training_curves")
+
+
+def sample_inputs(by_arm, val_ann=None, val_images=None):
+    """What the sample-detection figures draw: the validation set, its sample images, the shown epochs and the
+    detections of those images and epochs (all read here, before anything is written).
+
+    Returns:
+        tuple: (ValSet | None, list[int] image ids, list[int] epochs, dict of detections).
+    """
+    val_set = figures.load_val_set(val_ann, val_images) if val_ann is not None else None
+    image_ids = val_set.sample_ids() if val_set is not None else []
+    epochs = figures.sample_epochs(by_arm)
+    detections = figures.load_sample_detections(by_arm, image_ids, epochs) if image_ids else {}
+    return val_set, image_ids, epochs, detections
+
+
+def figure_makers(runs, by_arm, dataset, refs, samples, score_thr=0.5, smooth=10):
+    """``{stem: function building the figure}`` of every report figure (:func:`figures.save_figures` draws them).
+
+    Args:
+        runs (list[Run]): every run (the controls of ``gain_vs_iou``).
+        by_arm (dict[str, list[Run]]): ``default``-variant runs per arm.
+        dataset (str): ``synthetic`` or ``coco``.
+        refs (dict): reference numbers.
+        samples (tuple): from :func:`sample_inputs`.
+        score_thr (float): minimum score of a drawn detection.
+        smooth (int): running-mean window of the loss curves, in logged iterations.
+
+    Returns:
+        dict[str, Callable[[], Figure]]
+    """
+    val_set, image_ids, epochs, detections = samples
+    makers = {
         "dynamics_iou_beta": lambda: figures.dynamics_figure(by_arm, dataset, refs),
         "positives_per_image": lambda: figures.positives_figure(by_arm, dataset),
         "ap_vs_iou": lambda: figures.ap_vs_iou_figure(by_arm, dataset, refs),
@@ -139,13 +177,10 @@ def build_report(
     }
     for k in range(figures.NUM_SAMPLE_IMAGES):
         image_id = image_ids[k] if k < len(image_ids) else None
-        figs[f"sample_detections_{k + 1}"] = lambda image_id=image_id: figures.sample_detections_figure(
+        makers[f"sample_detections_{k + 1}"] = lambda image_id=image_id: figures.sample_detections_figure(
             by_arm, val_set, image_id, epochs, detections, dataset, score_thr
         )
-    written += figures.save_figures(figs, out_dir / "figures")
-    rel = {p.relative_to(out_dir).as_posix() for p in written}
-    assert rel == set(OUTPUTS), f"written files differ from OUTPUTS: {sorted(rel ^ set(OUTPUTS))}"
-    return written, runs
+    return makers
 
 
 def check_out_dir(out_dir):

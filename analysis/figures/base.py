@@ -119,17 +119,25 @@ def _render(stem):
     return [str(p) for p in save_figure(make(), path)]
 
 
-def save_figures(makers, folder, jobs=None):
+def work_order(stems, first=()):
+    """The order in which workers take the figures: the stems named in ``first`` that exist, then the others."""
+    return [stem for stem in first if stem in stems] + [stem for stem in stems if stem not in first]
+
+
+def save_figures(makers, folder, jobs=None, first=()):
     """Build and write several figures (:func:`save_figure`), in parallel worker processes where the platform forks.
 
     Figures are independent and rendering them is most of a report's time; a forked worker inherits the data the
     makers close over, so nothing is pickled but the file names. The files are the same as a serial run writes.
+    Workers take the figures one at a time, those named in ``first`` (the slowest) before the others: a slow figure
+    taken last would keep one worker busy while the others idle.
 
     Args:
         makers (dict[str, Callable[[], Figure]]): file stem -> function building the figure.
         folder (str | Path): output folder.
         jobs (int, optional): worker processes; default: the CPUs this process may use (at most one per figure).
             1, or a platform without ``fork``: in this process.
+        first (Sequence[str]): stems to start before the others (slowest first); only the order of work changes.
 
     Returns:
         list[Path]: the files written, in the order of ``makers``.
@@ -147,6 +155,8 @@ def save_figures(makers, folder, jobs=None):
     _PENDING.update({stem: (make, folder / stem) for stem, make in makers.items()})
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            return [Path(p) for paths in pool.map(_render, list(makers), chunksize=1) for p in paths]
+            order = work_order(makers, first)
+            done = dict(zip(order, pool.map(_render, order, chunksize=1)))
+        return [Path(p) for stem in makers for p in done[stem]]
     finally:
         _PENDING.clear()

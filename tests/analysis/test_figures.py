@@ -9,7 +9,7 @@ from matplotlib.image import imread
 from scipy import stats
 
 from analysis import figures
-from analysis.figures.base import window
+from analysis.figures.base import window, work_order
 from analysis.references import load_references
 from analysis.runs import load_runs
 from analysis.style import ARM_COLORS, ARM_LABELS, ARMS
@@ -254,6 +254,22 @@ def test_save_figures_in_workers_writes_what_a_serial_run_writes(by_arm, tmp_pat
     serial = figures.save_figures(makers, tmp_path / "serial", jobs=1)
     parallel = figures.save_figures(makers, tmp_path / "parallel", jobs=2)
     assert [p.name for p in parallel] == [p.name for p in serial] == ["pos.png", "pos.pdf", "seeds.png", "seeds.pdf"]
+    for a, b in zip(serial, parallel):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_save_figures_started_slowest_first_returns_the_makers_order(by_arm, tmp_path):
+    makers = {
+        "pos": lambda: figures.positives_figure(by_arm, "synthetic"),
+        "seeds": lambda: figures.ap_per_seed_figure(by_arm, "synthetic"),
+        "iou": lambda: figures.ap_vs_iou_figure(by_arm, "synthetic"),
+    }
+    assert work_order(makers, ("iou", "absent")) == ["iou", "pos", "seeds"]
+    assert work_order(makers) == ["pos", "seeds", "iou"]
+    serial = figures.save_figures(makers, tmp_path / "serial", jobs=1)
+    parallel = figures.save_figures(makers, tmp_path / "parallel", jobs=2, first=("iou", "absent"))
+    names = ["pos.png", "pos.pdf", "seeds.png", "seeds.pdf", "iou.png", "iou.pdf"]
+    assert [p.name for p in parallel] == [p.name for p in serial] == names
     for a, b in zip(serial, parallel):
         assert a.read_bytes() == b.read_bytes(), a.name
 

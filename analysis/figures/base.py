@@ -120,8 +120,9 @@ def _render(stem):
 
 
 def work_order(stems, first=()):
-    """The order in which workers take the figures: the stems named in ``first`` that exist, then the others."""
-    return [stem for stem in first if stem in stems] + [stem for stem in stems if stem not in first]
+    """The order in which workers take the figures: the stems named in ``first`` that exist, then the others (each
+    once)."""
+    return list(dict.fromkeys([stem for stem in first if stem in stems] + list(stems)))
 
 
 def save_figures(makers, folder, jobs=None, first=()):

@@ -266,6 +266,7 @@ def test_save_figures_started_slowest_first_returns_the_makers_order(by_arm, tmp
     }
     assert work_order(makers, ("iou", "absent")) == ["iou", "pos", "seeds"]
     assert work_order(makers) == ["pos", "seeds", "iou"]
+    assert work_order(makers, ("seeds", "seeds", "iou")) == ["seeds", "iou", "pos"]
     serial = figures.save_figures(makers, tmp_path / "serial", jobs=1)
     parallel = figures.save_figures(makers, tmp_path / "parallel", jobs=2, first=("iou", "absent"))
     names = ["pos.png", "pos.pdf", "seeds.png", "seeds.pdf", "iou.png", "iou.pdf"]

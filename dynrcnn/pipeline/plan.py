@@ -368,6 +368,16 @@ class Plan:
         return inputs
 
     @property
+    def benchmark_files(self):
+        """Snakemake's benchmark file of every train, evaluate and epoch_detections job of the plan (the rules'
+        ``benchmark:``; :mod:`analysis.compute` reads them)."""
+        from analysis.compute import benchmark_path
+
+        jobs = [("train", run) for run in self.runs] + [("evaluate", run) for run in self.runs]
+        jobs += [("epoch_detections", run) for run in self.epoch_detection_runs]
+        return [benchmark_path(rule, self.family, *run) for rule, run in jobs]
+
+    @property
     def final_targets(self):
         """What ``snakemake`` alone makes: every run's metrics (and per-epoch detections), then the report."""
         targets = self.run_files(run_record.METRICS_FILE)

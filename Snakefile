@@ -57,6 +57,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/controls.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/export.smk"
+include: "workflow/rules/verify.smk"
 
 
 localrules:

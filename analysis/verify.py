@@ -164,7 +164,8 @@ def verify_rows(ap_by_arm, expected):
         diff = mean - exp.expected
         row["diff"] = diff
         ok = abs(diff) <= tolerance
-        reason = f"mean {mean:.2f} is {abs(diff):.2f} AP {'within' if ok else 'outside'} +-{tolerance:.2f} of {exp.expected:.2f}"
+        where = "within" if ok else "outside"
+        reason = f"mean {mean:.2f} is {abs(diff):.2f} AP {where} +-{tolerance:.2f} of {exp.expected:.2f}"
         rows.append(dict(row, verdict="PASS" if ok else "FAIL", reason=reason))
     return rows
 

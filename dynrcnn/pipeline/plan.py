@@ -35,12 +35,14 @@ REPORT_BUILD_ROOT = "results/report"
 REPORT_ROOT = "reports"
 
 
-def build(config, repo=REPO):
+def build(config, repo=REPO, check_data=True):
     """Validate a pipeline config (its defaults filled in place) and expand it into its plan.
 
     Args:
         config (dict): the pipeline config (Snakemake's ``config``).
         repo (str | Path): the repository holding ``configs/`` (the Snakefile's folder).
+        check_data (bool): check the dataset root (off for a plan that only counts runs, e.g. the forecast of a
+            COCO config before COCO is there).
 
     Returns:
         Plan
@@ -48,7 +50,7 @@ def build(config, repo=REPO):
     Raises:
         PipelineConfigError: anything wrong in the config, its dataset root or the arm configs.
     """
-    return Plan(validate(config), repo)
+    return Plan(validate(config), repo, check_data=check_data)
 
 
 class Plan:
@@ -64,12 +66,12 @@ class Plan:
         report_outputs (list[str]), report_categories (dict): the report's files, relative to its folder.
     """
 
-    def __init__(self, config, repo=REPO):
+    def __init__(self, config, repo=REPO, check_data=True):
         self.config = config
         self.repo = Path(repo)
         self.family = config["family"]
         self.dataset = config["dataset"]["name"]
-        self.data_root = data.data_root(config)
+        self.data_root = data.data_root(config) if check_data else (config["dataset"]["root"] or "").rstrip("/")
         self.notices = []
         arms = list(dict.fromkeys(config["arms"] + (config["sweeps"]["arms"] if self.sweeping else [])))
         self.arm_configs = {arm: self._family_config(arm) for arm in arms}

@@ -58,6 +58,7 @@ include: "workflow/rules/controls.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/export.smk"
 include: "workflow/rules/verify.smk"
+include: "workflow/rules/check.smk"
 
 
 localrules:

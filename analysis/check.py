@@ -104,8 +104,8 @@ def reference_trajectory(family, dataset, path=None):
     path = path or str(TRAJECTORY_FILE).format(family=family)
     if not os.path.isfile(path):
         raise CheckError(
-            f"{path}: missing; write the family's measured trajectory there (columns "
-            f"{', '.join(TRAJECTORY_COLUMNS)}: the threshold after each iteration of a check run of the full arm)"
+            f"{path}: missing; measure it from a check run of the full arm: python -m analysis.check ... "
+            f"--write-trajectory {path}"
         )
     with open(path, newline="", encoding="utf-8") as f:
         return {
@@ -113,6 +113,22 @@ def reference_trajectory(family, dataset, path=None):
             for r in csv.DictReader(f)
             if r["family"] == family
         }
+
+
+def write_trajectory(path, family, lines, iterations, source):
+    """Write a family's measured reference trajectory: the threshold after each of ``iterations`` in ``lines``
+    (status ``measured``), replacing the file."""
+    rows = []
+    for iteration in iterations:
+        value = threshold_after(lines, iteration)
+        if value is None:
+            raise CheckError(f"the threshold after iteration {iteration} is not logged in {source}")
+        rows.append(dict(family=family, iteration=iteration, iou_thr=f"{value:.4f}", status="measured", source=source))
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=TRAJECTORY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
 
 
 def _row(gate, arm, ok, reason):
@@ -289,14 +305,31 @@ def main(argv=None) -> int:
     parser.add_argument("--initial-beta", type=float, default=1.0)
     parser.add_argument("--update-interval", type=int, required=True, help="C of the arms' configs")
     parser.add_argument("--window", type=int, default=LOSS_WINDOW)
-    parser.add_argument("--out", required=True, help="folder for check.md and check.csv")
+    parser.add_argument("--out", help="folder for check.md and check.csv")
+    parser.add_argument(
+        "--write-trajectory",
+        metavar="CSV",
+        help="instead of gating, write the full arm's threshold after every 100 iterations as the family's measured "
+        "reference trajectory",
+    )
     args = parser.parse_args(argv)
+    if not args.out and not args.write_trajectory:
+        parser.error("--out is required (or --write-trajectory)")
     try:
         runs = {}
         for spec in args.runs:
             arm, _, dirs = spec.partition("=")
             run_dir, _, work_dir = dirs.partition(":")
             runs[arm] = load_run(run_dir, work_dir or None)
+        if args.write_trajectory:
+            if FULL_ARM not in runs:
+                raise CheckError(f"--write-trajectory needs the {FULL_ARM} run in --runs")
+            lines = runs[FULL_ARM]["lines"]
+            last = max(line["step"] for line in lines)
+            source = dict(arg.partition("=")[::2] for arg in args.runs)[FULL_ARM].partition(":")[0]
+            write_trajectory(args.write_trajectory, args.family, lines, range(100, last + 1, 100), source)
+            print(f"[analysis.check] {args.write_trajectory}")
+            return 0
         reference = reference_trajectory(args.family, args.dataset, args.reference)
     except (CheckError, OSError) as e:
         sys.exit(f"{prog}: error: {e}")

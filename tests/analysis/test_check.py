@@ -151,3 +151,26 @@ def test_coco_reference_is_the_authors_trajectory():
     ref = check.reference_trajectory("coco_r50_fpn_1x", "coco")
     assert sorted(ref) == [100, 200, 300, 400, 500]
     assert ref[100][0] == 0.4208 and ref[500][0] == pytest.approx(0.5379, abs=1e-4)
+
+
+def test_a_measured_trajectory_is_written_and_read_back(tmp_path):
+    folder = tmp_path / "dynamic_rcnn"
+    folder.mkdir()
+    lines = _lines("dynamic_rcnn", iters=300)
+    (folder / "scalars.json").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "trajectory_fam.csv"
+    argv = [
+        "--family",
+        "fam",
+        "--dataset",
+        "synthetic",
+        "--update-interval",
+        str(C),
+        "--runs",
+        f"dynamic_rcnn={folder}",
+    ]
+    assert check.main(argv + ["--write-trajectory", str(out)]) == 0
+    ref = check.reference_trajectory("fam", "synthetic", str(out))
+    assert {it: v for it, (v, status, _) in ref.items() if status == "measured"} == {
+        it: round(REFERENCE[it][0] + 0.005, 4) for it in (100, 200, 300)
+    }

@@ -136,7 +136,10 @@ def _row(gate, arm, ok, reason):
 
 
 def trajectory_gate(lines, rank_lines, reference, tolerance=TRAJECTORY_TOLERANCE):
-    """The full arm's threshold after each reference iteration (rank 0 gated, the mean over ranks shown)."""
+    """The full arm's threshold after each reference iteration (rank 0 gated, the mean over ranks shown);
+    ``reference`` may be the error that prevented reading it."""
+    if isinstance(reference, Exception) or not reference:
+        return _row("trajectory", FULL_ARM, False, f"no reference trajectory: {reference or 'empty'}")
     worst, shown, missing = 0.0, [], []
     for iteration, (expected, status, _) in sorted(reference.items()):
         value = threshold_after(lines, iteration)
@@ -330,9 +333,12 @@ def main(argv=None) -> int:
             write_trajectory(args.write_trajectory, args.family, lines, range(100, last + 1, 100), source)
             print(f"[analysis.check] {args.write_trajectory}")
             return 0
-        reference = reference_trajectory(args.family, args.dataset, args.reference)
     except (CheckError, OSError) as e:
         sys.exit(f"{prog}: error: {e}")
+    try:
+        reference = reference_trajectory(args.family, args.dataset, args.reference)
+    except (CheckError, OSError) as e:
+        reference = e  # the trajectory gate fails with this reason; the other gates still run
     rows = check_rows(
         runs,
         reference,

@@ -2,6 +2,7 @@
 its named gate with a one-line reason."""
 
 import copy
+import csv
 import json
 import math
 
@@ -174,3 +175,18 @@ def test_a_measured_trajectory_is_written_and_read_back(tmp_path):
     assert {it: v for it, (v, status, _) in ref.items() if status == "measured"} == {
         it: round(REFERENCE[it][0] + 0.005, 4) for it in (100, 200, 300)
     }
+
+
+def test_a_missing_reference_fails_the_trajectory_gate_and_the_others_still_run(tmp_path):
+    args = []
+    for arm, run in _runs().items():
+        folder = tmp_path / arm
+        folder.mkdir()
+        (folder / "scalars.json").write_text("".join(json.dumps(line) + "\n" for line in run["lines"]))
+        args.append(f"{arm}={folder}")
+    argv = ["--family", "fam", "--dataset", "synthetic", "--update-interval", str(C), "--out", str(tmp_path / "o")]
+    assert check.main(argv + ["--reference", str(tmp_path / "none.csv"), "--runs", *args]) == 1
+    rows = list(csv.DictReader((tmp_path / "o" / "check.csv").open()))
+    failed = [(r["gate"], r["reason"]) for r in rows if r["verdict"] == "FAIL"]
+    assert len(failed) == 1 and failed[0][0] == "trajectory" and "--write-trajectory" in failed[0][1]
+    assert sum(r["verdict"] == "PASS" for r in rows) > 10

@@ -422,7 +422,8 @@ class Plan:
         ``benchmark:``; :mod:`analysis.compute` reads them)."""
         from analysis.compute import benchmark_path
 
-        jobs = [("train", run) for run in self.runs] + [("evaluate", run) for run in self.runs]
+        jobs = [("train", run) for run in self.runs]
+        jobs += [] if self.checking else [("evaluate", run) for run in self.runs]
         jobs += [("epoch_detections", run) for run in self.epoch_detection_runs]
         return [benchmark_path(rule, self.family, *run) for rule, run in jobs]
 

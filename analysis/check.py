@@ -214,7 +214,11 @@ def identical_start_gate(lines_by_arm, until, rtol=IDENTICAL_RTOL):
         arm: {line["step"]: line.get("loss") for line in lines_by_arm[arm] if line["step"] <= until} for arm in arms
     }
     steps = sorted(set.intersection(*(set(v) for v in losses.values()))) if arms else []
-    if len(arms) < 2 or not steps:
+    if len(arms) < 2:
+        return dict(
+            gate="identical_start", arm="all", verdict="INFO", reason=f"one arm ({', '.join(arms)}): none to compare"
+        )
+    if not steps:
         return _row("identical_start", "all", False, f"no common logged iteration up to {until} across {arms}")
     for step in steps:
         values = [losses[arm][step] for arm in arms]

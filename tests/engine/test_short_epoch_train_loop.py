@@ -12,6 +12,7 @@ pytest.importorskip("mmdet")
 from dynrcnn import run_record  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # a (3-iteration) training
 
 
 def test_training_stops_mid_epoch_after_max_iters(tmp_path):

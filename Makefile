@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-complete
 
-.PHONY: env run test test-fast test-e2e test-slow test-cluster lint format
+.PHONY: env run test test-fast test-e2e test-slow test-cluster lint format forecast
 
 # The environment is (re)made when the pins or the setup script change; the script itself is idempotent.
 $(STAMP): scripts/setup_env.sh requirements/pinned.txt pyproject.toml
@@ -18,6 +18,11 @@ env: $(STAMP)
 run: $(STAMP)
 	$(if $(CONFIG),@$(PY) -m dynrcnn.pipeline $(CONFIG))
 	$(VENV)/bin/snakemake --cores all $(if $(CONFIG),--configfile $(CONFIG)) $(ARGS)
+
+# GPU-hours of a config's whole plan before it runs: CONFIG="A.yaml ..." (default: the embedded default) at SPI seconds
+# per iteration (python -m dynrcnn.pipeline.forecast; README "Before you spend the GPU-hours").
+forecast: $(STAMP)
+	$(PY) -m dynrcnn.pipeline.forecast $(or $(CONFIG),configs/pipeline/default.yaml) --spi $(or $(SPI),$(error SPI=seconds per iteration is required))
 
 # Every check: the lint, then the fast unit tests, the slow learning test, the end-to-end pipeline test and the
 # cluster rehearsal (a single-node SLURM cluster; as root, else those tests skip).

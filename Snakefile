@@ -56,6 +56,9 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/controls.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/export.smk"
+include: "workflow/rules/verify.smk"
+include: "workflow/rules/check.smk"
 
 
 localrules:

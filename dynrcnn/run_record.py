@@ -41,7 +41,9 @@ DYNAMIC_RCNN_KEY = "model.train_cfg.rcnn.dynamic_rcnn"
 #: The variant trained with the family config's own hyper-parameters.
 DEFAULT_VARIANT = "default"
 #: Wildcard pattern of a variant name: the default, a sweep point, or a control (see :func:`control_variant`).
-VARIANT_PATTERN = r"default|ki[0-9]+-kb[0-9]+-c[0-9]+|beta[0-9]+\.[0-9]+|l1|iou0\.[0-9]+|static"
+VARIANT_PATTERN = r"default|ki[0-9]+-kb[0-9]+-c[0-9]+|beta[0-9]+\.[0-9]+|l1|iou0\.[0-9]+|static|check"
+#: The variant of the acceptance check's short trainings (the config's ``check`` block).
+CHECK_VARIANT = "check"
 _VARIANT_RE = re.compile(r"ki(?P<iou_topk>[0-9]+)-kb(?P<beta_topk>[0-9]+)-c(?P<update_iter_interval>[0-9]+)")
 
 #: COCOeval's summary metrics, in the order of ``COCOeval.stats[0:6]`` (area ranges at maxDets 100).
@@ -161,7 +163,7 @@ def parse_variant(variant):
     Raises:
         ValueError: for a name that is neither.
     """
-    if variant == DEFAULT_VARIANT or parse_control(variant) is not None:
+    if variant in (DEFAULT_VARIANT, CHECK_VARIANT) or parse_control(variant) is not None:
         return None
     match = _VARIANT_RE.fullmatch(variant)
     if not match:

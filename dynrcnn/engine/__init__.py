@@ -4,6 +4,7 @@
 from dynrcnn import compat  # noqa: F401
 
 from .hooks import DynamicRCNNStatsHook, RandomStateHook, RunWallTimeHook, TrackingHook
+from .loops import ShortEpochTrainLoop
 from .vis_backends import FailSafeVisBackend, NoCodeWandbVisBackend
 
 __all__ = [
@@ -12,5 +13,6 @@ __all__ = [
     "NoCodeWandbVisBackend",
     "RandomStateHook",
     "RunWallTimeHook",
+    "ShortEpochTrainLoop",
     "TrackingHook",
 ]

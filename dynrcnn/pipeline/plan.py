@@ -18,7 +18,7 @@ from pathlib import Path
 
 from analysis.outputs import CATEGORIES, OUTPUTS
 from dynrcnn import families, run_record
-from dynrcnn.run_record import DEFAULT_VARIANT, DYNAMIC_RCNN_KEY, HYPERPARAMETERS
+from dynrcnn.run_record import CHECK_VARIANT, DEFAULT_VARIANT, DYNAMIC_RCNN_KEY, HYPERPARAMETERS
 
 from . import data
 from .config import REPO, PipelineConfigError, controls_requested, validate
@@ -33,14 +33,18 @@ IGNORED_HYPERPARAMETER = {"dla": ("beta_topk", "DSL off"), "dsl": ("iou_topk", "
 #: the publish_report rule copies it once complete (the folder the user reads).
 REPORT_BUILD_ROOT = "results/report"
 REPORT_ROOT = "reports"
+#: An acceptance check's validation never starts (its epoch or iteration is never reached).
+CHECK_NO_VALIDATION = 10**9
 
 
-def build(config, repo=REPO):
+def build(config, repo=REPO, check_data=True):
     """Validate a pipeline config (its defaults filled in place) and expand it into its plan.
 
     Args:
         config (dict): the pipeline config (Snakemake's ``config``).
         repo (str | Path): the repository holding ``configs/`` (the Snakefile's folder).
+        check_data (bool): check the dataset root (off for a plan that only counts runs, e.g. the forecast of a
+            COCO config before COCO is there).
 
     Returns:
         Plan
@@ -48,7 +52,7 @@ def build(config, repo=REPO):
     Raises:
         PipelineConfigError: anything wrong in the config, its dataset root or the arm configs.
     """
-    return Plan(validate(config), repo)
+    return Plan(validate(config), repo, check_data=check_data)
 
 
 class Plan:
@@ -64,13 +68,14 @@ class Plan:
         report_outputs (list[str]), report_categories (dict): the report's files, relative to its folder.
     """
 
-    def __init__(self, config, repo=REPO):
+    def __init__(self, config, repo=REPO, check_data=True):
         self.config = config
         self.repo = Path(repo)
         self.family = config["family"]
         self.dataset = config["dataset"]["name"]
-        self.data_root = data.data_root(config)
+        self.data_root = data.data_root(config) if check_data else (config["dataset"]["root"] or "").rstrip("/")
         self.notices = []
+        self.checking = config["check"]["enabled"]
         arms = list(dict.fromkeys(config["arms"] + (config["sweeps"]["arms"] if self.sweeping else [])))
         self.arm_configs = {arm: self._family_config(arm) for arm in arms}
         self.arm_config_bases = {arm: config_bases(path) for arm, path in self.arm_configs.items()}
@@ -143,6 +148,8 @@ class Plan:
 
     def _runs(self):
         seeds = self.config["seeds"]
+        if self.checking:  # the acceptance check: every arm once, the first seed, a short schedule
+            return [Run(arm, CHECK_VARIANT, seeds[0]) for arm in self.config["arms"]]
         runs = [Run(arm, DEFAULT_VARIANT, seed) for arm in self.config["arms"] for seed in seeds]
         if self.sweeping:
             for arm in self.config["sweeps"]["arms"]:
@@ -170,11 +177,51 @@ class Plan:
         if fixed:
             options += [f"{DYNAMIC_RCNN_KEY}.{k}={v}" for k, v in fixed.items()]
         options += self.control_options(variant)
+        if variant == CHECK_VARIANT:
+            options += self.check_options()
         if self.config["train"]["max_epochs"]:
             options.append(f"train_cfg.max_epochs={self.config['train']['max_epochs']}")
         if self.config["images_per_gpu"]:
             options.append(f"train_dataloader.batch_size={self.config['images_per_gpu']}")
         return options + list(self.config["train"]["cfg_options"])
+
+    # -------------------------------------------------------------------------------------- the acceptance check
+    def check_options(self):
+        """The cfg options of a check training: the first ``check.iterations`` iterations of the schedule, no
+        validation (an epoch-based family through ``ShortEpochTrainLoop``, which stops mid-epoch)."""
+        iterations = self.config["check"]["iterations"]
+        options = [f"train_cfg.max_iters={iterations}", f"train_cfg.val_begin={CHECK_NO_VALIDATION}"]
+        if families.family(self.family).schedule == "epoch":
+            options.insert(0, "train_cfg.type=ShortEpochTrainLoop")
+        return options
+
+    @property
+    def check_dir(self):
+        """Where the check writes its verdicts (kept when it fails)."""
+        return f"{REPORT_ROOT}/{self.family}_check"
+
+    @property
+    def check_marker(self):
+        """The check rule's output: written only when every gate passes."""
+        return f"results/check/{self.family}.passed"
+
+    def check_settings(self):
+        """What the gates need of the full arm's config: the update interval C and the initial beta."""
+        from mmengine.config import Config  # imports neither torch nor mmdet (mmdet:: bases are read as files)
+
+        arm = "dynamic_rcnn" if "dynamic_rcnn" in self.arm_configs else next(iter(self.arm_configs))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+            cfg = Config.fromfile(self.arm_configs[arm], import_custom_modules=False)
+        block = cfg.model.get("train_cfg", {}).get("rcnn", {}).get("dynamic_rcnn") or {}
+        if block.get("update_iter_interval") is None:
+            raise PipelineConfigError(f"{self.arm_configs[arm]} has no {DYNAMIC_RCNN_KEY}.update_iter_interval")
+        initial_beta = float(block.get("initial_beta", 1.0))
+        return dict(update_interval=int(block["update_iter_interval"]), initial_beta=initial_beta)
+
+    def check_runs_args(self):
+        """The check tool's ``--runs ARM=RUN_DIR:WORK_DIR ...`` (the work dir holds the per-rank logs)."""
+        return " ".join(f"{run.arm}={self.run_dir(run)}:{run_record.work_dir(self.family, *run)}" for run in self.runs)
 
     # ------------------------------------------------------------------------------------------------ controls
     @functools.cached_property
@@ -204,7 +251,7 @@ class Plan:
         Returns:
             list[Run]
         """
-        if not controls_requested(self.config):
+        if not controls_requested(self.config) or self.checking:
             return []
         controls = self.config["controls"]
         assigner, loss = self.baseline_head
@@ -303,6 +350,8 @@ class Plan:
     def epoch_detections(self):
         """Whether the report's sample figures get per-epoch detections; an iteration-based family keeps no epoch
         checkpoints, so it gets none."""
+        if self.checking:
+            return False
         return self.config["evaluate"]["epoch_detections"] and families.family(self.family).schedule == "epoch"
 
     @functools.cached_property
@@ -345,7 +394,7 @@ class Plan:
     # ---------------------------------------------------------------------------------------------- the report
     @property
     def report_enabled(self):
-        return self.config["report"]["enabled"]
+        return self.config["report"]["enabled"] and not self.checking
 
     @property
     def report_dir(self):
@@ -368,8 +417,22 @@ class Plan:
         return inputs
 
     @property
+    def benchmark_files(self):
+        """Snakemake's benchmark file of every train, evaluate and epoch_detections job of the plan (the rules'
+        ``benchmark:``; :mod:`analysis.compute` reads them)."""
+        from analysis.compute import benchmark_path
+
+        jobs = [("train", run) for run in self.runs]
+        jobs += [] if self.checking else [("evaluate", run) for run in self.runs]
+        jobs += [("epoch_detections", run) for run in self.epoch_detection_runs]
+        return [benchmark_path(rule, self.family, *run) for rule, run in jobs]
+
+    @property
     def final_targets(self):
-        """What ``snakemake`` alone makes: every run's metrics (and per-epoch detections), then the report."""
+        """What ``snakemake`` alone makes: every run's metrics (and per-epoch detections), then the report; for an
+        acceptance check, its gates' verdict."""
+        if self.checking:
+            return [self.check_marker]
         targets = self.run_files(run_record.METRICS_FILE)
         targets += self.epoch_detection_dirs()
         if self.report_enabled:

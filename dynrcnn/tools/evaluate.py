@@ -30,6 +30,7 @@ from dynrcnn.fileio import atomic_copy
 from dynrcnn.provenance import cpu_provenance, git_commit, package_versions
 from dynrcnn.run_folder import checked_manifest
 from dynrcnn.tools import orphan_guard
+from dynrcnn.tools.export import weights_sha256
 
 PROG = "python -m dynrcnn.tools.evaluate"
 
@@ -95,7 +96,7 @@ def evaluate(args) -> str:
 
     cfg = Config.fromfile(osp.join(run_dir, run_record.CONFIG_FILE))
     final_dets = osp.join(run_dir, run_record.FINAL_DETECTIONS_FILE)
-    eval_device = None
+    eval_device = weights = None
     if args.detections:
         atomic_copy(args.detections, final_dets)
     else:
@@ -108,6 +109,7 @@ def evaluate(args) -> str:
         for _, dets in inference.detect(cfg, {"final": manifest["checkpoint"]}, scratch):
             atomic_copy(dets, final_dets)
         eval_device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+        weights = weights_sha256(manifest["checkpoint"])  # of the weights `export` publishes
     metrics = evaluate_detections(val_ann_file(cfg), final_dets)
     record = dict(
         run=dict(
@@ -138,6 +140,7 @@ def evaluate(args) -> str:
             **{f"eval_{k}": v for k, v in cpu_provenance().items()},
             eval_wall_time_s=time.time() - start,
             checkpoint=osp.basename(manifest["checkpoint"]),
+            weights_sha256=weights,
         ),
     )
     out = args.out or osp.join(run_dir, run_record.METRICS_FILE)

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 from dynrcnn import run_record
 from dynrcnn.evaluation import inference
@@ -35,8 +36,11 @@ def _make_run(root, with_block=True, epochs=(1, 2)):
     run, work = root / "results" / "runs" / "r", root / "results" / "work" / "r"
     run.mkdir(parents=True)
     work.mkdir(parents=True)
-    for epoch in epochs:
-        (work / f"epoch_{epoch}.pth").write_bytes(b"")
+    for epoch in epochs:  # tiny mmengine-like checkpoints: weights, meta and optimizer state
+        torch.save(
+            dict(meta=dict(epoch=epoch), state_dict=dict(w=torch.full((2,), float(epoch))), optimizer=dict(lr=0.02)),
+            work / f"epoch_{epoch}.pth",
+        )
     block = "dynamic_rcnn=dict(iou_topk=50, beta_topk=8, update_iter_interval=20)" if with_block else ""
     (run / "config.py").write_text(
         f"model = dict(train_cfg=dict(rcnn=dict({block})))\n"
@@ -73,7 +77,7 @@ def _make_run(root, with_block=True, epochs=(1, 2)):
 @pytest.fixture
 def make_run():
     """``make_run(root, with_block=True, epochs=(1, 2)) -> (run_dir, ann_file, det_file)``: a run folder and its
-    work dir ``root/results/{runs,work}/r`` as a finished training leaves them (empty checkpoints), a val
+    work dir ``root/results/{runs,work}/r`` as a finished training leaves them (tiny checkpoints), a val
     annotation file and detections of it."""
     return _make_run
 

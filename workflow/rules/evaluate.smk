@@ -8,6 +8,9 @@ rule evaluate:
         detections="results/runs/{family}/{arm}/{variant}/seed{seed}/detections/final.bbox.json",
     log:
         "results/logs/evaluate/{family}/{arm}/{variant}/seed{seed}.log",
+    # wall, CPU time, peak RSS and I/O of the job (analysis.compute adds them up)
+    benchmark:
+        "results/benchmarks/evaluate/{family}/{arm}/{variant}/seed{seed}.tsv"
     conda:
         "../envs/dynrcnn.yaml"
     threads: 1
@@ -35,6 +38,9 @@ rule epoch_detections:
         epochs=directory("results/runs/{family}/{arm}/{variant}/seed{seed}/epoch_detections"),
     log:
         "results/logs/epoch_detections/{family}/{arm}/{variant}/seed{seed}.log",
+    # wall, CPU time, peak RSS and I/O of the job (analysis.compute adds them up)
+    benchmark:
+        "results/benchmarks/epoch_detections/{family}/{arm}/{variant}/seed{seed}.tsv"
     conda:
         "../envs/dynrcnn.yaml"
     threads: 1

@@ -13,6 +13,9 @@ rule train:
         scalars="results/runs/{family}/{arm}/{variant}/seed{seed}/scalars.json",
     log:
         "results/logs/train/{family}/{arm}/{variant}/seed{seed}.log",
+    # wall, CPU time, peak RSS and I/O of the job (analysis.compute adds them up)
+    benchmark:
+        "results/benchmarks/train/{family}/{arm}/{variant}/seed{seed}.tsv"
     # the long jobs first: evaluations fill the cores that trainings leave free
     priority: 10
     conda:

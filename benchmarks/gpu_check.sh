@@ -389,8 +389,9 @@ print(f"  mmcv {mmcv.__version__} from {mmcv.__file__.rsplit("/", 2)[0]}: ops co
 }
 
 # ----------------------------------------------------------------------------------------------------------- data
-# The pipeline's default synthetic dataset (dataset.synthetic's defaults: 600 + 100 images of 160 px), made on one
-# core while mmcv builds; the generator keeps a complete dataset with the same parameters.
+# The pipeline's default synthetic dataset (the generator's defaults, which dataset.synthetic's defaults equal; sizes
+# in README "The pipeline"), made on one core while mmcv builds; the generator keeps a complete dataset with the same
+# parameters.
 DATA=$WORK/data/synthetic
 DATA_ARGS=()
 if [ "$TINY" = 1 ]; then
@@ -456,15 +457,19 @@ do_train() {
   [ "$t" -gt 0 ] || skip_for_deadline || return
   # a fresh training every time: a work dir holding checkpoints would be resumed (and end at once)
   [ "$DRY" = 1 ] || rm -rf "$WORK/train"
-  # the train rule's command (workflow/rules/train.smk) with one GPU; only the schedule is shortened
-  local train_cmd=(env OMP_NUM_THREADS=1 "$PY" -m dynrcnn.tools.gpu_slots --gpus "$gpus" --
-    "$PY" -m dynrcnn.tools.train configs/synthetic/dynamic_rcnn.py --work-dir "$work_dir" --run-dir "$run_dir"
-    --seed 0 --data-root "$DATA" --dataset synthetic --threads 1 --launcher none
+  # the train and evaluate rules' commands (dynrcnn.tools.commands, as the plan builds them) with one GPU; only the
+  # schedule is shortened
+  local train_cmd eval_cmd
+  mapfile -t train_cmd < <("$PY" -m dynrcnn.tools.commands --python "$PY" --gpus "$gpus" --lines train \
+    configs/synthetic/dynamic_rcnn.py --work-dir "$work_dir" --run-dir "$run_dir" --seed 0 --data-root "$DATA" \
     --cfg-options "train_cfg.max_epochs=$epochs")
-  # the evaluate rule's command (workflow/rules/evaluate.smk) with the schema's defaults
-  local eval_cmd=(env OMP_NUM_THREADS=1 "$PY" -m dynrcnn.tools.gpu_slots --gpus "$gpus" --
-    "$PY" -m dynrcnn.tools.evaluate --run-dir "$run_dir" --family synthetic --arm dynamic_rcnn --variant default
-    --seed 0 --dataset synthetic --threads 1 --out "$run_dir/metrics.json")
+  mapfile -t eval_cmd < <("$PY" -m dynrcnn.tools.commands --python "$PY" --gpus "$gpus" --lines evaluate \
+    --run-dir "$run_dir" --family synthetic --arm dynamic_rcnn --variant default --seed 0 \
+    --out "$run_dir/metrics.json")
+  [ "${#train_cmd[@]}" -gt 0 ] && [ "${#eval_cmd[@]}" -gt 0 ] || {
+    echo "  cannot build the commands (python -m dynrcnn.tools.commands failed)"
+    return 1
+  }
   show "${train_cmd[@]}"
   if [ "$DRY" = 0 ]; then
     timeout "$t" "${train_cmd[@]}" >"$WORK/train.log" 2>&1 || {

@@ -301,7 +301,12 @@ class Plan:
     def evaluate_command(self, run, out=None, threads=1, python="python"):
         """The evaluation of ``run`` (:func:`dynrcnn.tools.commands.evaluate_command`)."""
         return commands.evaluate_command(
-            self.run_dir(run), family=self.family, **run._asdict(), dataset=self.dataset, threads=threads, out=out,
+            self.run_dir(run),
+            family=self.family,
+            **run._asdict(),
+            dataset=self.dataset,
+            threads=threads,
+            out=out,
             python=python,
         )
 

@@ -113,6 +113,14 @@ def detect_epochs_command(run_dir, *, out, threads=1, max_images=0, python="pyth
     return cmd + ["--out", str(out)]
 
 
+def arguments(command: Sequence[str]) -> list[str]:
+    """The tool's own arguments of a command (what follows ``-m dynrcnn.tools.X``), for calling its ``main``."""
+    for i in range(len(command) - 1):
+        if command[i] == "-m" and command[i + 1] in (TRAIN, EVALUATE, DETECT_EPOCHS):
+            return list(command[i + 2 :])
+    raise ValueError(f"not a train, evaluate or detect_epochs command: {shell(command)}")
+
+
 def job_command(command: Sequence[str], *, gpus=0, threads=1, python="python") -> list[str]:
     """``command`` as a pipeline job runs it: ``OMP_NUM_THREADS`` set, and :mod:`dynrcnn.tools.gpu_slots` giving it
     ``gpus`` GPUs of a local node (it execs the command, so the job's process is the tool itself).

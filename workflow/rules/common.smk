@@ -36,19 +36,13 @@ def train_config_bases(wildcards):
     return PLAN.arm_config_bases[wildcards.arm]
 
 
-
-
 def cfg_options(wildcards):
     """The run's mmengine --cfg-options as one shell-quoted string."""
     return PLAN.cfg_options_args(wildcards.variant)
 
 
-
-
 def deterministic_flag(wildcards):
     return "--deterministic" if PLAN.config["train"]["deterministic"] else ""
-
-
 
 
 def run_of(wildcards):
@@ -63,9 +57,7 @@ def train_shell(wildcards, threads, resources):
     the training itself (signals, kill and resume). A function of the threads: not part of the params rerun
     trigger (the train rule's other params are)."""
     train = PLAN.train_command(run_of(wildcards), threads, PYTHON_ARGS)
-    job = commands.job_command(
-        train, gpus=resources.gpu, threads=PLAN.threads_per_process(threads), python=PYTHON_ARGS
-    )
+    job = commands.job_command(train, gpus=resources.gpu, threads=PLAN.threads_per_process(threads), python=PYTHON_ARGS)
     return commands.shell(job)
 
 
@@ -79,8 +71,6 @@ def detect_epochs_shell(wildcards, output, threads, resources):
     """The epoch_detections job's command (the plan's, dynrcnn.tools.commands), with its own GPU (gpu_slots)."""
     detect = PLAN.detect_epochs_command(run_of(wildcards), output.epochs, threads, PYTHON_ARGS)
     return commands.shell(commands.job_command(detect, gpus=resources.gpu, threads=threads, python=PYTHON_ARGS))
-
-
 
 
 def report_files(root, wrap=False):

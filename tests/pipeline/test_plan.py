@@ -106,6 +106,67 @@ def test_training_processes(make_config, fake_coco):
     assert plan.train_processes == 2 and plan.train_resources()["gpu"] == 2
 
 
+def test_train_command_of_a_run(make_config):
+    """From a pipeline config to one run's train command, without Snakemake: the arm's config, the run's folders, its
+    seed, the data root, the cfg options, a control's endpoint file and the tracking arguments."""
+    config = make_config(
+        "tiny.yaml",
+        seeds=[4],
+        dataset={"name": "synthetic", "root": "data/syn/"},
+        train={"max_epochs": 3, "deterministic": True, "cfg_options": ["optim_wrapper.optimizer.lr=0.01 "]},
+        controls={"iou_thresholds": [0.6], "static_endpoint": True},
+        tracking={"backends": ["tensorboard"]},
+    )
+    plan = build(config)
+    head = [sys.executable, "-m", "dynrcnn.tools.train", str(REPO / "configs" / "synthetic" / "baseline.py")]
+    options = ["train_cfg.max_epochs=3", "optim_wrapper.optimizer.lr=0.01 "]
+    assert plan.train_command(Run("baseline", "static", 4), python=sys.executable) == head + [
+        "--work-dir", "results/work/synthetic/baseline/static/seed4",
+        "--run-dir", "results/runs/synthetic/baseline/static/seed4",
+        "--seed", "4", "--data-root", "data/syn", "--dataset", "synthetic", "--threads", "1", "--launcher", "none",
+        "--deterministic", "--cfg-options", *options,
+        "--cfg-options-file", "results/runs/synthetic/baseline/static/seed4/endpoint.json",
+        "--tracking", "tensorboard",
+    ]  # fmt: skip
+    iou = plan.train_command(Run("baseline", "iou0.6", 4))
+    thresholds = [f"model.train_cfg.rcnn.assigner.{k}=0.6" for k in ("pos_iou_thr", "neg_iou_thr", "min_pos_iou")]
+    assert iou[iou.index("--cfg-options") + 1 : iou.index("--tracking")] == thresholds + options
+    sweep = plan.train_command(Run("dynamic_rcnn", "ki3-kb4-c5", 4))
+    assert sweep[sweep.index("--cfg-options") + 1 :][:3] == [
+        f"{DYNAMIC}.iou_topk=3", f"{DYNAMIC}.beta_topk=4", f"{DYNAMIC}.update_iter_interval=5"
+    ]  # fmt: skip
+    assert sweep[3].endswith("configs/synthetic/dynamic_rcnn.py") and sweep[sweep.index("--seed") + 1] == "4"
+
+
+def test_train_command_shares_the_threads_out_among_the_processes(make_config, fake_coco):
+    """torchrun with --launcher pytorch for N > 1 GPUs (or CPU processes); each process gets threads // N."""
+    plan = build(make_config("coco_1x.yaml", dataset={"name": "coco", "root": str(fake_coco)}))
+    cmd = plan.train_command(Run("dla", "default", 0), threads=32)
+    assert cmd[:5] == ["python", "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=8"]
+    assert cmd[cmd.index("--threads") + 1] == "4" and cmd[cmd.index("--launcher") + 1] == "pytorch"
+    assert cmd[cmd.index("--dataset") + 1] == "coco" and cmd[cmd.index("--data-root") + 1] == str(fake_coco)
+    assert plan.threads_per_process(32) == 4 and plan.threads_per_process(4) == 1
+    cpu = build(make_config("tiny.yaml", processes_per_job=2))
+    cmd = cpu.train_command(Run("baseline", "default", 0), threads=4)
+    assert "--nproc-per-node=2" in cmd and cmd[cmd.index("--threads") + 1] == "2"
+    assert "--tracking" not in cmd and "--deterministic" not in cmd and "--cfg-options-file" not in cmd
+
+
+def test_evaluate_and_epoch_detection_commands(make_config):
+    plan = build(make_config("default.yaml"))
+    run = Run("dsl", "default", 2)
+    folder = "results/runs/synthetic/dsl/default/seed2"
+    evaluate = plan.evaluate_command(run, out=f"{folder}/metrics.json", threads=2)
+    assert evaluate[3:] == [
+        "--run-dir", folder, "--family", "synthetic", "--arm", "dsl", "--variant", "default", "--seed", "2",
+        "--dataset", "synthetic", "--threads", "2", "--out", f"{folder}/metrics.json",
+    ]  # fmt: skip
+    detect = plan.detect_epochs_command(run, out=f"{folder}/epoch_detections")
+    assert detect[3:] == [
+        "--run-dir", folder, "--threads", "1", "--max-images", "20", "--out", f"{folder}/epoch_detections"
+    ]  # fmt: skip
+
+
 def test_cfg_options_of_a_variant(make_config):
     plan = build(make_config("tiny.yaml", images_per_gpu=4))
     assert plan.cfg_options("ki3-kb4-c5") == [

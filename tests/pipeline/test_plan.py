@@ -167,6 +167,40 @@ def test_evaluate_and_epoch_detection_commands(make_config):
     ]  # fmt: skip
 
 
+def test_valid_cfg_options_reach_the_training(make_config):
+    """Options the config check lets through (each a setting of the head, the backbone or the run) are passed to
+    every training as they are."""
+    options = [
+        "train_cfg.val_interval=1",
+        f"{DYNAMIC}.initial_iou=0.5",
+        f"{DYNAMIC}.statistics=official",
+        f"{DYNAMIC}.sync_across_ranks=True",
+        "model.backbone.init_cfg.checkpoint=/weights/r50.pth",
+        "load_from=/checkpoints/detector.pth",
+    ]
+    plan = build(make_config("tiny.yaml", train={"max_epochs": 2, "cfg_options": options}))
+    for run in plan.runs:
+        cmd = plan.train_command(run)
+        assert cmd[cmd.index("--cfg-options") + 1 :] == ["train_cfg.max_epochs=2", *options]
+
+
+def test_paper_config_plan(make_config, fake_coco):
+    """configs/pipeline/coco_1x_paper.yaml: the paper family's 4 arms x 3 seeds on 8 GPUs each, iteration-based (no
+    epoch count passed, no epoch checkpoints to detect with)."""
+    family = "coco_r50_fpn_1x_paper"
+    plan = build(make_config("coco_1x_paper.yaml", dataset={"name": "coco", "root": str(fake_coco)}))
+    assert plan.family == family and plan.data_inputs == ["results/data/coco.checked"]
+    assert plan.runs == [Run(arm, "default", seed) for arm in ARMS for seed in (0, 1, 2)]
+    assert plan.run_files("metrics.json")[-1] == f"results/runs/{family}/dynamic_rcnn/default/seed2/metrics.json"
+    assert plan.train_resources()["gpu"] == 8 and plan.epoch_detection_runs == []
+    cmd = plan.train_command(Run("dynamic_rcnn", "default", 0), threads=32)
+    assert cmd[3:5] == ["--standalone", "--nproc-per-node=8"]
+    assert cmd[cmd.index("-m", 2) + 2] == str(REPO / "configs" / family / "dynamic_rcnn.py")
+    assert cmd[cmd.index("--dataset") + 1] == "coco" and cmd[cmd.index("--data-root") + 1] == str(fake_coco)
+    assert not any(a.startswith("train_cfg.max_epochs") for a in cmd)
+    assert not any(t.endswith("/epoch_detections") for t in plan.final_targets)
+
+
 def test_cfg_options_of_a_variant(make_config):
     plan = build(make_config("tiny.yaml", images_per_gpu=4))
     assert plan.cfg_options("ki3-kb4-c5") == [

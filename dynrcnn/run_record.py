@@ -497,12 +497,72 @@ def _load_json(path, fix):
 # ---------------------------------------------------------------------------------------------------- metrics.json
 METRICS_FIX = "Delete it so that the pipeline evaluates that run again"
 
+#: The keys of metrics.json's ``provenance`` block that come from the training's manifest (how the run trained).
+PROVENANCE_MANIFEST_KEYS = (
+    "config_sha256",
+    "seed",
+    "device",
+    "wall_time_s",
+    "gpus",
+    "images_per_gpu",
+    "lr",
+    "base_lr",
+    "threads",
+    "cpu_model",
+    "cpu_capability",
+)
+#: Every key of metrics.json's ``provenance`` block (:func:`provenance_record`): the code and packages, the
+#: training's (:data:`PROVENANCE_MANIFEST_KEYS`), then the evaluation's (its device, CPU and wall time) and the
+#: checkpoint evaluated (its file name in the work dir).
+PROVENANCE_KEYS = (
+    "git_commit",
+    "packages",
+    *PROVENANCE_MANIFEST_KEYS,
+    "eval_device",
+    "eval_cpu_model",
+    "eval_cpu_capability",
+    "eval_wall_time_s",
+    "checkpoint",
+)
+
+
+def provenance_record(manifest, git_commit, packages, eval_device, eval_cpu, eval_wall_time_s):
+    """The ``provenance`` block of a run's metrics.json.
+
+    Args:
+        manifest (dict): the run's train_manifest.json (:func:`read_manifest`).
+        git_commit (str | None): the code's commit (``-dirty`` when the tree had changes).
+        packages (dict): package name -> version.
+        eval_device (str | None): the evaluation's GPU, ``"cpu"``, or None when detections were given.
+        eval_cpu (dict): the evaluating machine's ``cpu_model`` and ``cpu_capability``.
+        eval_wall_time_s (float): the evaluation's wall time.
+
+    Returns:
+        dict: :data:`PROVENANCE_KEYS`, in that order.
+    """
+    record = dict(git_commit=git_commit, packages=packages)
+    record.update({key: manifest[key] for key in PROVENANCE_MANIFEST_KEYS})
+    record.update(
+        eval_device=eval_device,
+        eval_cpu_model=eval_cpu.get("cpu_model"),
+        eval_cpu_capability=eval_cpu.get("cpu_capability"),
+        eval_wall_time_s=eval_wall_time_s,
+        checkpoint=os.path.basename(manifest["checkpoint"]),
+    )
+    return record
+
+
+def provenance_values(record):
+    """A metrics record's provenance by :data:`PROVENANCE_KEYS` (None for a key an older record lacks)."""
+    block = record.get("provenance") or {}
+    return {key: block.get(key) for key in PROVENANCE_KEYS}
+
 
 def metrics_problem(record):
     """What is wrong with a metrics record (None when it is complete and well-formed).
 
     A record is ``{"run": {family, arm, variant, seed, dataset, hyperparameters}, "metrics": {AP, AP50, AP75, APS,
-    APM, APL, AP_at_iou: {"0.50": ..., ..., "0.95": ...}}, "provenance": {...}}``; metrics are COCOeval fractions
+    APM, APL, AP_at_iou: {"0.50": ..., ..., "0.95": ...}}, "provenance": {...}}`` (:func:`provenance_record`); metrics are COCOeval fractions
     in [0, 1], or -1 where COCOeval leaves them undefined. A control (:func:`parse_control`) also holds
     ``run.control``, the values it trained with (:func:`control_record`), which must be those its variant fixes.
     """

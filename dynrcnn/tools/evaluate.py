@@ -120,24 +120,13 @@ def evaluate(args) -> str:
             **control(cfg, run_dir, args.variant),
         ),
         metrics=metrics,
-        provenance=dict(
+        provenance=run_record.provenance_record(
+            manifest,
             git_commit=git_commit(),
-            config_sha256=manifest["config_sha256"],
             packages=package_versions(),
-            seed=manifest["seed"],
-            device=manifest["device"],
-            wall_time_s=manifest["wall_time_s"],
-            gpus=manifest["gpus"],
-            images_per_gpu=manifest["images_per_gpu"],
-            lr=manifest["lr"],
-            base_lr=manifest["base_lr"],
-            threads=manifest["threads"],
-            cpu_model=manifest["cpu_model"],
-            cpu_capability=manifest["cpu_capability"],
             eval_device=eval_device,
-            **{f"eval_{k}": v for k, v in cpu_provenance().items()},
+            eval_cpu=cpu_provenance(),
             eval_wall_time_s=time.time() - start,
-            checkpoint=osp.basename(manifest["checkpoint"]),
         ),
     )
     out = args.out or osp.join(run_dir, run_record.METRICS_FILE)

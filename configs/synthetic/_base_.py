@@ -156,19 +156,9 @@ model = dict(
             # * C 10: the run has 450 iterations instead of 88k; 10 gives 45 updates, each a
             #   median / mean over 40 images. C must stay a multiple of the logger interval (5) so
             #   every update iteration is logged.
-            dynamic_rcnn=dict(
-                iou_topk=15,
-                beta_topk=6,
-                update_iter_interval=10,
-                initial_iou=0.4,
-                initial_beta=1.0,
-                dynamic_label=True,
-                dynamic_loss=True,
-                # MMDetection's DynamicRoIHead semantics ('official': the authors' code); per-GPU
-                # statistics as in both implementations
-                statistics="mmdet",
-                sync_across_ranks=False,
-            ),
+            # The other settings at their defaults (dynrcnn.dynamic_settings.DEFAULTS: initial IoU 0.4
+            # and beta 1.0, MMDetection's statistics per GPU); the arms set dynamic_label / dynamic_loss.
+            dynamic_rcnn=dict(iou_topk=15, beta_topk=6, update_iter_interval=10),
         ),
     ),
     # 500 boxes per level, 200 proposals at test time: 63% of the inference time of 1000 / 300, AP within

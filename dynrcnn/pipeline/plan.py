@@ -18,6 +18,7 @@ from pathlib import Path
 
 from analysis.outputs import CATEGORIES, OUTPUTS
 from dynrcnn import families, run_record
+from dynrcnn.dynamic_settings import settings_of
 from dynrcnn.run_record import DEFAULT_VARIANT, DYNAMIC_RCNN_KEY, HYPERPARAMETERS
 from dynrcnn.tools import commands
 
@@ -103,7 +104,7 @@ class Plan:
         with warnings.catch_warnings():  # mmengine looks mmdet:: bases up through the deprecated pkg_resources
             warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
             cfg = Config.fromfile(path, import_custom_modules=False)
-        block = cfg.model.get("train_cfg", {}).get("rcnn", {}).get("dynamic_rcnn")
+        block = settings_of(cfg)  # defaults filled: a config spells only what it changes
         if not block or any(block.get(k) is None for k in HYPERPARAMETERS):
             raise PipelineConfigError(
                 f"{path} has no {DYNAMIC_RCNN_KEY} with {', '.join(HYPERPARAMETERS)}: cannot name the sweep variants"

@@ -21,8 +21,8 @@
 #      the host-read counts
 #   6. train: the synthetic Dynamic R-CNN arm trained on the GPU through the pipeline's own commands (the train and
 #      evaluate rules': dynrcnn.tools.gpu_slots -> dynrcnn.tools.train, then dynrcnn.tools.evaluate) on the
-#      default synthetic dataset (generated on one core while mmcv builds) for --train-epochs epochs (300
-#      iterations each); prints iterations per second and AP50
+#      default synthetic dataset (generated on one core while mmcv builds) for --train-epochs epochs (an epoch:
+#      the train split over configs/synthetic's batch); prints iterations per second and AP50
 #
 # Everything printed also goes to OUT/summary.txt (appended, one header per run); OUT/results.json holds the figures.
 # Budget: about 10 minutes on a 16-core machine; if the build alone is long, split the run in two commands:
@@ -36,7 +36,7 @@
 #   --python PY        the Python that holds the CUDA torch (default python3)
 #   --jobs N           MAX_JOBS of the build (default: the number of cores)
 #   --arch LIST        TORCH_CUDA_ARCH_LIST (default: the GPU's compute capability, e.g. 9.0)
-#   --bench-iters N    timed iterations per head (default 100)   --train-epochs N   (default 2, 600 iterations)
+#   --bench-iters N    timed iterations per head (default 100)   --train-epochs N   (default 2)
 #   --mmcv-wheel FILE  install this mmcv wheel (built by an earlier run for the same torch and GPU) instead of
 #                      building one
 #   --deadline S       end within S seconds of the start: later steps get shorter time limits or are skipped, so

@@ -77,6 +77,14 @@ DATASET_LAYOUTS = {
 }
 DATASETS = tuple(DATASET_LAYOUTS)
 
+
+def layout_files(dataset):
+    """The annotation files and image folders below a dataset root of the ``dataset`` layout: train and val
+    annotations, train and val images (folders without their trailing slash)."""
+    layout = DATASET_LAYOUTS[dataset]
+    return [layout["train"][0], layout["val"][0], layout["train"][1].rstrip("/"), layout["val"][1].rstrip("/")]
+
+
 #: Files of a run folder (see the module docstring).
 MANIFEST_FILE = "train_manifest.json"
 CONFIG_FILE = "config.py"
@@ -268,7 +276,7 @@ def final_dynamic_values(path):
     """The IoU threshold and SmoothL1 beta a Dynamic R-CNN run ended with, from its ``scalars.json``: those in force
     after its last logged iteration (that iteration's update when it made one). An update in the few unlogged
     iterations after it (fewer than the logger interval) would not be seen (the synthetic family logs its last
-    iteration: 300 per epoch, logger interval 5).
+    iteration: its iterations per epoch are a multiple of its logger interval).
 
     Args:
         path (str): the run's scalars.json.

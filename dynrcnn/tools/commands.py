@@ -163,37 +163,13 @@ def main(argv=None) -> None:
     evaluate.add_argument("--out")
     detect.add_argument("--out", required=True)
     detect.add_argument("--max-images", type=int, default=0)
-    args = parser.parse_args(argv)
-    common = dict(threads=args.threads, python=args.python)
-    if args.tool == "train":
-        cmd = train_command(
-            args.config,
-            work_dir=args.work_dir,
-            run_dir=args.run_dir,
-            seed=args.seed,
-            data_root=args.data_root,
-            dataset=args.dataset,
-            processes=args.processes,
-            deterministic=args.deterministic,
-            cfg_options=args.cfg_options,
-            **common,
-        )
-    elif args.tool == "evaluate":
-        cmd = evaluate_command(
-            args.run_dir,
-            family=args.family,
-            arm=args.arm,
-            variant=args.variant,
-            seed=args.seed,
-            dataset=args.dataset,
-            out=args.out,
-            **common,
-        )
-    else:
-        cmd = detect_epochs_command(args.run_dir, out=args.out, max_images=args.max_images, **common)
-    if args.gpus is not None:
-        cmd = job_command(cmd, gpus=args.gpus, **common)
-    print("\n".join(cmd) if args.lines else shell(cmd))
+    args = vars(parser.parse_args(argv))  # the options are named as the builders' parameters
+    tool, gpus, lines = args.pop("tool"), args.pop("gpus"), args.pop("lines")
+    builder = dict(train=train_command, evaluate=evaluate_command, detect_epochs=detect_epochs_command)[tool]
+    cmd = builder(args.pop("config" if tool == "train" else "run_dir"), **args)
+    if gpus is not None:
+        cmd = job_command(cmd, gpus=gpus, threads=args["threads"], python=args["python"])
+    print("\n".join(cmd) if lines else shell(cmd))
 
 
 if __name__ == "__main__":

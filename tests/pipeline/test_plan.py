@@ -361,19 +361,28 @@ def test_synthetic_root_of_the_same_parameters_is_reused(make_config, tmp_path):
 
 # ---------------------------------------------------------------------------------------------------- torch-free
 def test_planning_imports_neither_torch_nor_mmdet(tmp_path):
-    """The workflow builds the plan while it builds the DAG: the default config and a sweep (which reads the arm
-    configs' hyper-parameters through mmengine's Config) leave torch, mmcv and mmdet unimported."""
+    """The workflow builds the plan while it builds the DAG: the default config, with its dataset folder missing or
+    complete (the reuse check, dynrcnn.data.synthetic_record), imports none of torch, mmcv, mmdet, OpenCV, numpy and
+    PIL; a sweep (which reads the arm configs' hyper-parameters through mmengine's Config) none of the first three."""
+    default = str(REPO / "configs/pipeline/default.yaml")
     code = (
-        "import sys\n"
+        "import json, os, sys\n"
+        "from dynrcnn.data.synthetic_record import COMPLETE_MARKER, SyntheticConfig\n"
         "from dynrcnn.pipeline import build, load\n"
-        f"plan = build(load({str(REPO / 'configs/pipeline/default.yaml')!r}))\n"
-        f"sweep = load({str(REPO / 'configs/pipeline/default.yaml')!r})\n"
+        f"plan = build(load({default!r}))\n"
+        "os.makedirs(plan.data_root)\n"
+        "marker = SyntheticConfig(**plan.config['dataset']['synthetic']).to_dict()\n"
+        "open(os.path.join(plan.data_root, COMPLETE_MARKER), 'w').write(json.dumps(marker))\n"
+        f"reused = build(load({default!r}))\n"
+        "print(len(plan.runs), len(reused.runs))\n"
+        "print(sorted(m for m in ('torch', 'mmdet', 'mmcv', 'cv2', 'numpy', 'PIL') if m in sys.modules))\n"
+        f"sweep = load({default!r})\n"
         "sweep['sweeps'] = dict(iou_topk=[3], arms=['dynamic_rcnn'])\n"
-        "sweep_plan = build(sweep)\n"
-        "print(len(plan.runs), len(sweep_plan.runs))\n"
+        "print(len(build(sweep).runs))\n"
         "print(sorted(m for m in ('torch', 'mmdet', 'mmcv') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.split("\n")[:2] == ["12 15", "[]"], out.stdout  # 4 arms x 3 seeds; + 1 sweep point x 3
+    # 4 arms x 3 seeds, the dataset folder reused; + 1 sweep point x 3 seeds
+    assert out.stdout.split("\n")[:4] == ["12 12", "[]", "15", "[]"], out.stdout

@@ -24,7 +24,7 @@ def test_train_command_on_one_process():
         extra=["--tracking", "tensorboard"],
     )
     assert cmd == (
-        ["python", "-m", "dynrcnn.tools.train", "configs/synthetic/dla.py", "--work-dir", "w", "--run-dir", "r"]
+        ["python", "-m", commands.TRAIN, "configs/synthetic/dla.py", "--work-dir", "w", "--run-dir", "r"]
         + ["--seed", "3", "--data-root", "d", "--dataset", "synthetic", "--threads", "2", "--launcher", "none"]
         + ["--cfg-options", "a=1", "b=x y", "--cfg-options-file", "e.json", "--tracking", "tensorboard"]
     )
@@ -45,7 +45,7 @@ def test_train_command_of_several_processes_is_torchrun_with_the_pytorch_launche
         python=prefix,
     )
     assert cmd[:7] == prefix + ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=8"]
-    assert cmd[7:9] == ["-m", "dynrcnn.tools.train"]
+    assert cmd[7:9] == ["-m", "dynrcnn.tools.train"] == ["-m", commands.TRAIN]
     assert cmd[-5:] == ["--threads", "1", "--launcher", "pytorch", "--deterministic"]
     assert cmd[cmd.index("--dataset") + 1] == "coco"
     assert "--cfg-options" not in cmd
@@ -53,11 +53,11 @@ def test_train_command_of_several_processes_is_torchrun_with_the_pytorch_launche
 
 def test_evaluate_and_detect_epochs_commands():
     assert commands.evaluate_command("r", family="f", arm="dla", variant="default", seed=1, out="r/m.json") == [
-        "python", "-m", "dynrcnn.tools.evaluate", "--run-dir", "r", "--family", "f", "--arm", "dla",
+        "python", "-m", commands.EVALUATE, "--run-dir", "r", "--family", "f", "--arm", "dla",
         "--variant", "default", "--seed", "1", "--dataset", "synthetic", "--threads", "1", "--out", "r/m.json",
     ]  # fmt: skip
     assert commands.detect_epochs_command("r", out="o", max_images=20, threads=2) == [
-        "python", "-m", "dynrcnn.tools.detect_epochs", "--run-dir", "r", "--threads", "2", "--max-images", "20",
+        "python", "-m", commands.DETECT_EPOCHS, "--run-dir", "r", "--threads", "2", "--max-images", "20",
         "--out", "o",
     ]  # fmt: skip
     assert "--max-images" not in commands.detect_epochs_command("r", out="o")  # 0: every val image

@@ -13,6 +13,7 @@ import pytest
 import dynrcnn.tools.evaluate as evaluate_tool
 from dynrcnn import run_record
 from dynrcnn.evaluation.coco_metrics import evaluate_detections
+from dynrcnn.tools.commands import evaluate_command
 
 REPO = Path(__file__).resolve().parents[2]
 ARGS = ["--family", "synthetic", "--arm", "dynamic_rcnn", "--variant", "ki50-kb8-c20", "--seed", "3"]
@@ -127,7 +128,9 @@ def test_missing_checkpoint_is_one_error_line_naming_the_run_and_the_fix(tmp_pat
     fake_inference(dets)
     os.unlink(tmp_path / "results" / "work" / "r" / "epoch_2.pth")
     proc = subprocess.run(
-        [sys.executable, "-m", "dynrcnn.tools.evaluate", "--run-dir", str(run)] + ARGS,
+        evaluate_command(
+            run, family="synthetic", arm="dynamic_rcnn", variant="ki50-kb8-c20", seed=3, python=sys.executable
+        ),
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -189,3 +189,17 @@ def test_bad_config_fails_before_any_job(tmp_path, smk, override, message):
     assert "Traceback" not in proc.stdout
     assert not (tmp_path / "results").exists()  # nothing started
     assert "rule " not in proc.stdout and "jobid" not in proc.stdout
+
+
+@pytest.mark.parametrize("profile", ["slurm", "local_gpu"])
+def test_gpu_profiles_give_a_training_4_threads_per_gpu(smk, fake_coco, profile, make_config):
+    """Both GPU profiles give a training 32 threads, which the plan shares out among coco_1x's 8 torchrun processes
+    (the SLURM profile's dry run above shows them in the job's shell)."""
+    import yaml
+
+    settings = yaml.safe_load((smk.repo / "workflow" / "profiles" / profile / "config.yaml").read_text())
+    plan = build(make_config("coco_1x.yaml", dataset={"name": "coco", "root": str(fake_coco)}))
+    assert settings["set-threads"]["train"] == 32 and plan.train_processes == 8
+    assert plan.threads_per_process(settings["set-threads"]["train"]) == 4
+    if profile == "local_gpu":  # Snakemake starts a job only while the GPUs it declares are free
+        assert settings["resources"]["gpu"] == plan.train_resources()["gpu"] == 8

@@ -205,6 +205,7 @@ def test_synthetic_family_matches_the_generator(tmp_path):
     assert item["data_samples"].scale_factor == (1.0, 1.0)
 
 
+@pytest.mark.slow  # a training
 def test_synthetic_smoke_training(tmp_path):
     """A few iterations of the synthetic Dynamic R-CNN config train, log and evaluate."""
     import torch

@@ -193,6 +193,7 @@ def _narrowed(cfg, root, work_dir):
     return cfg
 
 
+@pytest.mark.slow  # a training (ResNet-50 on the CPU)
 def test_paper_model_trains_a_few_cpu_iterations(tmp_path):
     """Four iterations of the paper's Dynamic R-CNN through mmengine's runner: iteration-based loop and schedule,
     the bias rule of the optimizer, the 'official' statistics (threshold 0.4 from the first iteration), an update,

@@ -25,6 +25,7 @@ from dynrcnn.run_record import (
     epoch_detection_files,
     lowest_seed_runs,
     parse_variant,
+    provenance_values,
     read_metrics,
     read_scalars,
     run_name,
@@ -52,7 +53,8 @@ class Run:
         metrics (dict): metric name -> fraction in [0, 1], NaN where COCOeval gave -1 (undefined).
             Names: ``AP``, ``AP50``, ``AP75``, ``APS``, ``APM``, ``APL`` and ``AP@0.50`` ... ``AP@0.95``.
         hyperparameters (dict): ``iou_topk``, ``beta_topk``, ``update_iter_interval``.
-        provenance (dict): the ``provenance`` block of metrics.json.
+        provenance (dict): the ``provenance`` block of metrics.json by ``dynrcnn.run_record.PROVENANCE_KEYS``
+            (None for a key an older record lacks).
         train (pd.DataFrame): training scalars, one row per logged iteration, column ``step``.
         val (pd.DataFrame): validation scalars, one row per evaluation, column ``step`` (= epoch).
         detections (dict): epoch -> path of ``epoch_detections/epoch_{N}.bbox.json`` (empty when not given).
@@ -226,7 +228,7 @@ def load_runs(metrics_files, scalars_files, epoch_detection_dirs=(), family=None
                 dataset=block["dataset"],
                 metrics=fractions(record["metrics"]),
                 hyperparameters={k: block["hyperparameters"][k] for k in HYPERPARAMETERS},
-                provenance=record["provenance"],
+                provenance=provenance_values(record),
                 train=train,
                 val=val,
                 detections=detections,

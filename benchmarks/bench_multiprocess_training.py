@@ -21,6 +21,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from dynrcnn.tools.commands import train_command  # noqa: E402  (standard library only)
 
 
 def parse_args():
@@ -39,30 +42,18 @@ def parse_args():
 def train(processes, args, data, out):
     work, run = out / f"p{processes}" / "work", out / f"p{processes}" / "run"
     threads = max(1, args.threads // processes)
-    launch = [sys.executable]
-    if processes > 1:
-        launch += ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
-    cmd = [
-        *launch,
-        "-m",
-        "dynrcnn.tools.train",
-        str(REPO / "configs" / "synthetic" / f"{args.arm}.py"),
-        "--work-dir",
-        str(work),
-        "--run-dir",
-        str(run),
-        "--seed",
-        "0",
-        "--data-root",
-        str(data),
-        "--threads",
-        str(threads),
-        "--launcher",
-        "pytorch" if processes > 1 else "none",
-        "--cfg-options",
-        f"train_cfg.max_epochs={args.epochs}",
-        f"train_dataloader.batch_size={args.batch // processes}",
-    ]
+    # the pipeline's train command (dynrcnn.tools.commands): torchrun and --launcher pytorch for N > 1 processes
+    cmd = train_command(
+        REPO / "configs" / "synthetic" / f"{args.arm}.py",
+        work_dir=work,
+        run_dir=run,
+        seed=0,
+        data_root=data,
+        threads=threads,
+        processes=processes,
+        cfg_options=[f"train_cfg.max_epochs={args.epochs}", f"train_dataloader.batch_size={args.batch // processes}"],
+        python=sys.executable,
+    )
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=str(REPO))
     start = time.monotonic()
     with open(out / f"p{processes}.log", "w") as log:
@@ -84,7 +75,6 @@ def main():
     args = parse_args()
     if args.batch % 2:
         sys.exit("--batch must be even (it is split over 2 processes)")
-    sys.path.insert(0, str(REPO))
     from dynrcnn.data.synthetic import generate
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -21,8 +21,8 @@
 #      the host-read counts
 #   6. train: the synthetic Dynamic R-CNN arm trained on the GPU through the pipeline's own commands (the train and
 #      evaluate rules': dynrcnn.tools.gpu_slots -> dynrcnn.tools.train, then dynrcnn.tools.evaluate) on the
-#      default synthetic dataset (generated on one core while mmcv builds) for --train-epochs epochs (300
-#      iterations each); prints iterations per second and AP50
+#      default synthetic dataset (generated on one core while mmcv builds) for --train-epochs epochs (an epoch:
+#      the train split over configs/synthetic's batch); prints iterations per second and AP50
 #
 # Everything printed also goes to OUT/summary.txt (appended, one header per run); OUT/results.json holds the figures.
 # Budget: about 10 minutes on a 16-core machine; if the build alone is long, split the run in two commands:
@@ -36,7 +36,7 @@
 #   --python PY        the Python that holds the CUDA torch (default python3)
 #   --jobs N           MAX_JOBS of the build (default: the number of cores)
 #   --arch LIST        TORCH_CUDA_ARCH_LIST (default: the GPU's compute capability, e.g. 9.0)
-#   --bench-iters N    timed iterations per head (default 100)   --train-epochs N   (default 2, 600 iterations)
+#   --bench-iters N    timed iterations per head (default 100)   --train-epochs N   (default 2)
 #   --mmcv-wheel FILE  install this mmcv wheel (built by an earlier run for the same torch and GPU) instead of
 #                      building one
 #   --deadline S       end within S seconds of the start: later steps get shorter time limits or are skipped, so
@@ -389,8 +389,9 @@ print(f"  mmcv {mmcv.__version__} from {mmcv.__file__.rsplit("/", 2)[0]}: ops co
 }
 
 # ----------------------------------------------------------------------------------------------------------- data
-# The pipeline's default synthetic dataset (dataset.synthetic's defaults: 600 + 100 images of 160 px), made on one
-# core while mmcv builds; the generator keeps a complete dataset with the same parameters.
+# The pipeline's default synthetic dataset (the generator's defaults, which dataset.synthetic's defaults equal; sizes
+# in README "The pipeline"), made on one core while mmcv builds; the generator keeps a complete dataset with the same
+# parameters.
 DATA=$WORK/data/synthetic
 DATA_ARGS=()
 if [ "$TINY" = 1 ]; then
@@ -456,15 +457,19 @@ do_train() {
   [ "$t" -gt 0 ] || skip_for_deadline || return
   # a fresh training every time: a work dir holding checkpoints would be resumed (and end at once)
   [ "$DRY" = 1 ] || rm -rf "$WORK/train"
-  # the train rule's command (workflow/rules/train.smk) with one GPU; only the schedule is shortened
-  local train_cmd=(env OMP_NUM_THREADS=1 "$PY" -m dynrcnn.tools.gpu_slots --gpus "$gpus" --
-    "$PY" -m dynrcnn.tools.train configs/synthetic/dynamic_rcnn.py --work-dir "$work_dir" --run-dir "$run_dir"
-    --seed 0 --data-root "$DATA" --dataset synthetic --threads 1 --launcher none
+  # the train and evaluate rules' commands (dynrcnn.tools.commands, as the plan builds them) with one GPU; only the
+  # schedule is shortened
+  local train_cmd eval_cmd
+  mapfile -t train_cmd < <("$PY" -m dynrcnn.tools.commands --python "$PY" --gpus "$gpus" --lines train \
+    configs/synthetic/dynamic_rcnn.py --work-dir "$work_dir" --run-dir "$run_dir" --seed 0 --data-root "$DATA" \
     --cfg-options "train_cfg.max_epochs=$epochs")
-  # the evaluate rule's command (workflow/rules/evaluate.smk) with the schema's defaults
-  local eval_cmd=(env OMP_NUM_THREADS=1 "$PY" -m dynrcnn.tools.gpu_slots --gpus "$gpus" --
-    "$PY" -m dynrcnn.tools.evaluate --run-dir "$run_dir" --family synthetic --arm dynamic_rcnn --variant default
-    --seed 0 --dataset synthetic --threads 1 --out "$run_dir/metrics.json")
+  mapfile -t eval_cmd < <("$PY" -m dynrcnn.tools.commands --python "$PY" --gpus "$gpus" --lines evaluate \
+    --run-dir "$run_dir" --family synthetic --arm dynamic_rcnn --variant default --seed 0 \
+    --out "$run_dir/metrics.json")
+  [ "${#train_cmd[@]}" -gt 0 ] && [ "${#eval_cmd[@]}" -gt 0 ] || {
+    echo "  cannot build the commands (python -m dynrcnn.tools.commands failed)"
+    return 1
+  }
   show "${train_cmd[@]}"
   if [ "$DRY" = 0 ]; then
     timeout "$t" "${train_cmd[@]}" >"$WORK/train.log" 2>&1 || {

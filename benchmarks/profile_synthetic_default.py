@@ -195,6 +195,11 @@ def plan_counts(tree):
 def profile_side(name, ref, args, work):
     import yaml
 
+    # this checkout's command builders (in this process only: the child shim imports the profiled tree's package)
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from dynrcnn.tools.commands import arguments, detect_epochs_command, evaluate_command, train_command
+
     tree = checkout(ref, work / name / "tree")
     pcfg = yaml.safe_load((tree / "configs" / "pipeline" / "default.yaml").read_text())
     syn = pcfg["dataset"]["synthetic"]
@@ -215,41 +220,20 @@ def profile_side(name, ref, args, work):
     if pcfg.get("train", {}).get("max_epochs"):
         options.append(f"train_cfg.max_epochs={pcfg['train']['max_epochs']}")
     options += args.cfg_options
-    train_cmd = [
-        str(tree / "configs" / "synthetic" / f"{args.arm}.py"),
-        "--work-dir",
-        str(work_dir),
-        "--run-dir",
-        str(run_dir),
-        "--seed",
-        str(args.seed),
-        "--data-root",
-        str(data),
-        "--dataset",
-        "synthetic",
-        "--threads",
-        "1",
-        "--launcher",
-        "none",
-    ] + (["--cfg-options", *options] if options else [])
-    steps = [("train", train_cmd)]
-    steps.append(
-        (
-            "evaluate",
-            ["--run-dir", str(run_dir), "--family", "synthetic", "--arm", args.arm, "--variant", "default"]
-            + ["--seed", str(args.seed), "--dataset", "synthetic", "--threads", "1"],
-        )
+    # the pipeline's commands (this checkout's dynrcnn.tools.commands), one torch thread; the shim runs each tool's
+    # main with the tool's own arguments
+    config = tree / "configs" / "synthetic" / f"{args.arm}.py"
+    train = train_command(
+        config, work_dir=work_dir, run_dir=run_dir, seed=args.seed, data_root=data, cfg_options=options
     )
+    evaluate = evaluate_command(run_dir, family="synthetic", arm=args.arm, variant="default", seed=args.seed)
+    steps = [("train", arguments(train)), ("evaluate", arguments(evaluate))]
     ev = pcfg.get("evaluate", {})
     if ev.get("epoch_detections", True):
-        max_images = ev.get("epoch_max_images")
-        steps.append(
-            (
-                "detect_epochs",
-                ["--run-dir", str(run_dir), "--threads", "1", "--out", str(run_dir / "epoch_detections")]
-                + (["--max-images", str(max_images)] if max_images else []),
-            )
+        detect = detect_epochs_command(
+            run_dir, out=run_dir / "epoch_detections", max_images=ev.get("epoch_max_images") or 0
         )
+        steps.append(("detect_epochs", arguments(detect)))
     for tool, argv in steps:
         print(f"[{name}] {tool} ...", flush=True)
         cpu, wall, stages = child(argv, tree, out / f"{tool}.log", tool=tool)

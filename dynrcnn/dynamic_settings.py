@@ -7,10 +7,11 @@ built, without importing torch.
 
 import math
 
-#: Where the settings live in the R-CNN train config.
-CFG_PATH = "train_cfg.rcnn.dynamic_rcnn"
+#: Where the settings live in a detector config (the one name of this location).
+DYNAMIC_RCNN_KEY = "model.train_cfg.rcnn.dynamic_rcnn"
 
-#: Every setting and its default.
+#: Every setting and its default: the paper's and MMDetection's COCO values (K_I 75, K_beta 10, C 100, initial IoU
+#: threshold 0.4 and beta 1.0). A config spells only what it changes (configs/coco_r50_fpn_1x/_base_.py none).
 DEFAULTS = dict(
     iou_topk=75,
     beta_topk=10,
@@ -28,7 +29,7 @@ STATISTICS = ("mmdet", "official")
 
 
 def check_dynamic_cfg(cfg) -> dict:
-    """Fill defaults into ``train_cfg.rcnn.dynamic_rcnn`` and validate it.
+    """Fill defaults into the ``dynamic_rcnn`` block (:data:`DYNAMIC_RCNN_KEY`) and validate it.
 
     Args:
         cfg (dict | None): The ``dynamic_rcnn`` section of the R-CNN train config.
@@ -41,17 +42,17 @@ def check_dynamic_cfg(cfg) -> dict:
     """
     if cfg is None:
         raise ValueError(
-            f"AblationRoIHead needs `{CFG_PATH}` in the model config (keys: "
+            f"AblationRoIHead needs `{DYNAMIC_RCNN_KEY}` in the model config (keys: "
             f"{', '.join(DEFAULTS)}); use StandardRoIHead for a detector "
             "without it."
         )
     unknown = sorted(set(cfg) - set(DEFAULTS))
     if unknown:
-        raise ValueError(f"Unknown key(s) {unknown} in `{CFG_PATH}`; valid keys are {list(DEFAULTS)}.")
+        raise ValueError(f"Unknown key(s) {unknown} in `{DYNAMIC_RCNN_KEY}`; valid keys are {list(DEFAULTS)}.")
     out = {**DEFAULTS, **dict(cfg)}
 
     def fail(key, expected):
-        raise ValueError(f"`{CFG_PATH}.{key}` must be {expected}, got {out[key]!r}.")
+        raise ValueError(f"`{DYNAMIC_RCNN_KEY}.{key}` must be {expected}, got {out[key]!r}.")
 
     for key in ("iou_topk", "beta_topk"):
         if not _is_int(out[key]) or out[key] <= 0:
@@ -68,6 +69,21 @@ def check_dynamic_cfg(cfg) -> dict:
     if out["statistics"] not in STATISTICS:
         fail("statistics", f"one of {STATISTICS}")
     return out
+
+
+def settings_of(cfg):
+    """The Dynamic R-CNN settings of a detector config, defaults filled (not validated).
+
+    Args:
+        cfg (dict | mmengine.Config): a whole detector config.
+
+    Returns:
+        dict | None: every key of :data:`DEFAULTS`; None when the config has no :data:`DYNAMIC_RCNN_KEY` block.
+    """
+    block = cfg
+    for key in DYNAMIC_RCNN_KEY.split("."):
+        block = block.get(key) if hasattr(block, "get") else None
+    return None if block is None else {**DEFAULTS, **dict(block)}
 
 
 def _is_int(value) -> bool:

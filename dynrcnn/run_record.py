@@ -23,20 +23,36 @@ this module, and reads and writes ``metrics.json`` and ``train_manifest.json`` t
 standard library, so the workflow can use it while it builds the DAG.
 """
 
-import decimal
 import json
 import math
 import os
 import re
 
+from .controls import (  # noqa: F401  (a control's naming and values, re-exported: run_record names every run)
+    ASSIGNER_KEY,
+    ASSIGNER_THRESHOLDS,
+    CONTROL_ARM,
+    CONTROL_KINDS,
+    CONTROL_NAMES,
+    L1,
+    L1_VARIANT,
+    LOSS_BBOX_KEY,
+    SMOOTH_L1,
+    STATIC_SOURCE_ARM,
+    STATIC_VARIANT,
+    control_cfg_options,
+    control_problem,
+    control_variant,
+    format_value,
+    parse_control,
+)
+from .dynamic_settings import DYNAMIC_RCNN_KEY  # noqa: F401  (where the hyper-parameters live in a config)
 from .fileio import atomic_write_json, atomic_write_text
 
 #: The four arms of the ablation, in the paper's order.
 ARMS = ("baseline", "dla", "dsl", "dynamic_rcnn")
 #: Dynamic R-CNN's hyper-parameters (K_I, K_beta, C), as MMDetection names them.
 HYPERPARAMETERS = ("iou_topk", "beta_topk", "update_iter_interval")
-#: Where the hyper-parameters and the switches live in an MMDetection config.
-DYNAMIC_RCNN_KEY = "model.train_cfg.rcnn.dynamic_rcnn"
 
 #: The variant trained with the family config's own hyper-parameters.
 DEFAULT_VARIANT = "default"
@@ -62,6 +78,14 @@ DATASET_LAYOUTS = {
     ),
 }
 DATASETS = tuple(DATASET_LAYOUTS)
+
+
+def layout_files(dataset):
+    """The annotation files and image folders below a dataset root of the ``dataset`` layout: train and val
+    annotations, train and val images (folders without their trailing slash)."""
+    layout = DATASET_LAYOUTS[dataset]
+    return [layout["train"][0], layout["val"][0], layout["train"][1].rstrip("/"), layout["val"][1].rstrip("/")]
+
 
 #: Files of a run folder (see the module docstring).
 MANIFEST_FILE = "train_manifest.json"
@@ -175,126 +199,14 @@ def parse_variant(variant):
 
 
 # ------------------------------------------------------------------------------------------------------- controls
-# A control is a run of the baseline arm with the R-CNN head's IoU threshold or box loss fixed for the whole training
-# (DLA and DSL off): does Dynamic R-CNN gain by its dynamics, or by ending at a higher threshold and a smaller beta?
-#: The arm every control is a run of.
-CONTROL_ARM = "baseline"
-#: The kinds of control and their variant names: a fixed SmoothL1 beta (``beta0.5``), plain L1 loss (``l1``), a fixed
-#: IoU threshold (``iou0.6``), and the static endpoint (``static``): threshold and beta fixed at the values the full
-#: Dynamic R-CNN run of the same seed (:data:`STATIC_SOURCE_ARM`, variant ``default``) ended with.
-CONTROL_KINDS = ("beta", "l1", "iou", "static")
-CONTROL_NAMES = "beta{B}, l1, iou{T}, static"
-L1_VARIANT = "l1"
-STATIC_VARIANT = "static"
-#: The arm whose final threshold and beta a static control trains with.
-STATIC_SOURCE_ARM = "dynamic_rcnn"
-#: Where the R-CNN assigner's thresholds and the R-CNN box loss live in an MMDetection config.
-ASSIGNER_KEY = "model.train_cfg.rcnn.assigner"
-ASSIGNER_THRESHOLDS = ("pos_iou_thr", "neg_iou_thr", "min_pos_iou")
-LOSS_BBOX_KEY = "model.roi_head.bbox_head.loss_bbox"
-SMOOTH_L1 = "SmoothL1Loss"
-L1 = "L1Loss"
+# A control's naming and values: dynrcnn.controls (re-exported here); its records (metrics.json's run.control, the
+# static endpoint's file) below.
 #: The scalars (scalars.json) of a Dynamic R-CNN run's threshold and beta in force, and of their updates.
 IOU_THR_SCALAR = "dynrcnn/iou_thr"
 BETA_SCALAR = "dynrcnn/beta"
 UPDATED_SCALARS = {IOU_THR_SCALAR: "dynrcnn/updated_iou_thr", BETA_SCALAR: "dynrcnn/updated_beta"}
 #: A static control's run-folder file: the full run's final values and the cfg options they make.
 ENDPOINT_FILE = "endpoint.json"
-_CONTROL_RE = re.compile(r"(?P<kind>beta|iou)(?P<value>[0-9]+\.[0-9]+)")
-
-
-def format_value(value):
-    """A float as a variant name spells it: the shortest decimal that reads back as the same float, always with a
-    point and never in exponent notation (``0.5``, ``2.0``, ``0.00001``)."""
-    text = format(decimal.Decimal(repr(float(value))), "f")
-    return text if "." in text else text + ".0"
-
-
-def control_problem(kind, value=None):
-    """What is wrong with a control's value (None when it is usable).
-
-    Args:
-        kind (str): one of :data:`CONTROL_KINDS`.
-        value (float, optional): the beta (``beta``) or the IoU threshold (``iou``).
-
-    Returns:
-        str | None: e.g. ``"an IoU threshold must lie strictly between 0 and 1, not 1.2"``.
-    """
-    if kind not in CONTROL_KINDS:
-        return f"unknown control kind {kind!r} (one of {', '.join(CONTROL_KINDS)})"
-    if kind in ("l1", "static"):
-        return None if value is None else f"a {kind} control takes no value, got {value!r}"
-    if not _number(value):
-        return f"a {kind} control needs a finite number, got {value!r}"
-    if kind == "beta" and value <= 0:
-        return f"a SmoothL1 beta must be positive, not {value!r} (plain L1 loss is the l1 control)"
-    if kind == "iou" and not 0 < value < 1:
-        return f"an IoU threshold must lie strictly between 0 and 1, not {value!r}"
-    return None
-
-
-def control_variant(kind, value=None):
-    """The variant name of a control: ``beta{B}``, ``l1``, ``iou{T}`` or ``static`` (B, T as :func:`format_value`).
-
-    Raises:
-        ValueError: :func:`control_problem`.
-    """
-    problem = control_problem(kind, value)
-    if problem:
-        raise ValueError(problem)
-    return {"l1": L1_VARIANT, "static": STATIC_VARIANT}.get(kind) or f"{kind}{format_value(value)}"
-
-
-def parse_control(variant):
-    """What a control's variant name fixes; None for a variant that is no control.
-
-    Returns:
-        dict | None: ``{"kind": "beta", "beta": 0.5}``, ``{"kind": "l1"}``, ``{"kind": "iou", "iou_thr": 0.6}`` or
-        ``{"kind": "static"}`` (its values come from the full run's :data:`ENDPOINT_FILE`).
-
-    Raises:
-        ValueError: a control name with an unusable value or a non-canonical spelling (``beta0.50``).
-    """
-    if variant in (L1_VARIANT, STATIC_VARIANT):
-        return {"kind": variant}
-    match = _CONTROL_RE.fullmatch(variant)
-    if not match:
-        return None
-    kind, value = match.group("kind"), float(match.group("value"))
-    problem = control_problem(kind, value)
-    if problem:
-        raise ValueError(f"variant {variant!r}: {problem}")
-    if control_variant(kind, value) != variant:
-        raise ValueError(f"variant {variant!r} is spelled {control_variant(kind, value)!r}")
-    return {"kind": kind, "beta" if kind == "beta" else "iou_thr": value}
-
-
-def control_cfg_options(iou_thr=None, beta=None, l1_loss_weight=None):
-    """The mmengine cfg options that fix the R-CNN head's IoU threshold, SmoothL1 beta or box loss.
-
-    Args:
-        iou_thr (float, optional): the assigner's positive, negative and minimum-positive threshold (as Dynamic
-            R-CNN sets them: no ignore zone).
-        beta (float, optional): the SmoothL1 beta.
-        l1_loss_weight (float, optional): replace the box loss by plain L1 loss of this weight.
-
-    Returns:
-        dict: ``{key: value}`` (e.g. ``model.train_cfg.rcnn.assigner.pos_iou_thr: 0.6``).
-    """
-    options = {}
-    if iou_thr is not None:
-        options.update({f"{ASSIGNER_KEY}.{name}": float(iou_thr) for name in ASSIGNER_THRESHOLDS})
-    if beta is not None:
-        options[f"{LOSS_BBOX_KEY}.beta"] = float(beta)
-    if l1_loss_weight is not None:
-        options.update(
-            {
-                f"{LOSS_BBOX_KEY}._delete_": True,
-                f"{LOSS_BBOX_KEY}.type": L1,
-                f"{LOSS_BBOX_KEY}.loss_weight": float(l1_loss_weight),
-            }
-        )
-    return options
 
 
 def control_record(variant, assigner, loss_bbox, endpoint=None):
@@ -366,7 +278,7 @@ def final_dynamic_values(path):
     """The IoU threshold and SmoothL1 beta a Dynamic R-CNN run ended with, from its ``scalars.json``: those in force
     after its last logged iteration (that iteration's update when it made one). An update in the few unlogged
     iterations after it (fewer than the logger interval) would not be seen (the synthetic family logs its last
-    iteration: 300 per epoch, logger interval 5).
+    iteration: its iterations per epoch are a multiple of its logger interval).
 
     Args:
         path (str): the run's scalars.json.
@@ -499,14 +411,78 @@ def _load_json(path, fix):
 # ---------------------------------------------------------------------------------------------------- metrics.json
 METRICS_FIX = "Delete it so that the pipeline evaluates that run again"
 
+#: The keys of metrics.json's ``provenance`` block that come from the training's manifest (how the run trained).
+PROVENANCE_MANIFEST_KEYS = (
+    "config_sha256",
+    "seed",
+    "device",
+    "wall_time_s",
+    "gpus",
+    "images_per_gpu",
+    "lr",
+    "base_lr",
+    "threads",
+    "cpu_model",
+    "cpu_capability",
+)
+#: Every key of metrics.json's ``provenance`` block (:func:`provenance_record`): the code and packages, the
+#: training's (:data:`PROVENANCE_MANIFEST_KEYS`), then the evaluation's (its device, CPU and wall time) and the
+#: checkpoint evaluated (its file name in the work dir).
+PROVENANCE_KEYS = (
+    "git_commit",
+    "packages",
+    *PROVENANCE_MANIFEST_KEYS,
+    "eval_device",
+    "eval_cpu_model",
+    "eval_cpu_capability",
+    "eval_wall_time_s",
+    "checkpoint",
+    "weights_sha256",
+)
+
+
+def provenance_record(manifest, git_commit, packages, eval_device, eval_cpu, eval_wall_time_s, weights_sha256=None):
+    """The ``provenance`` block of a run's metrics.json.
+
+    Args:
+        manifest (dict): the run's train_manifest.json (:func:`read_manifest`).
+        git_commit (str | None): the code's commit (``-dirty`` when the tree had changes).
+        packages (dict): package name -> version.
+        eval_device (str | None): the evaluation's GPU, ``"cpu"``, or None when detections were given.
+        eval_cpu (dict): the evaluating machine's ``cpu_model`` and ``cpu_capability``.
+        eval_wall_time_s (float): the evaluation's wall time.
+        weights_sha256 (str | None): SHA-256 of the final checkpoint file (what `export` checks its weights against).
+
+    Returns:
+        dict: :data:`PROVENANCE_KEYS`, in that order.
+    """
+    record = dict(git_commit=git_commit, packages=packages)
+    record.update({key: manifest[key] for key in PROVENANCE_MANIFEST_KEYS})
+    record.update(
+        eval_device=eval_device,
+        eval_cpu_model=eval_cpu.get("cpu_model"),
+        eval_cpu_capability=eval_cpu.get("cpu_capability"),
+        eval_wall_time_s=eval_wall_time_s,
+        checkpoint=os.path.basename(manifest["checkpoint"]),
+        weights_sha256=weights_sha256,
+    )
+    return record
+
+
+def provenance_values(record):
+    """A metrics record's provenance by :data:`PROVENANCE_KEYS` (None for a key an older record lacks)."""
+    block = record.get("provenance") or {}
+    return {key: block.get(key) for key in PROVENANCE_KEYS}
+
 
 def metrics_problem(record):
     """What is wrong with a metrics record (None when it is complete and well-formed).
 
     A record is ``{"run": {family, arm, variant, seed, dataset, hyperparameters}, "metrics": {AP, AP50, AP75, APS,
-    APM, APL, AP_at_iou: {"0.50": ..., ..., "0.95": ...}}, "provenance": {...}}``; metrics are COCOeval fractions
-    in [0, 1], or -1 where COCOeval leaves them undefined. A control (:func:`parse_control`) also holds
-    ``run.control``, the values it trained with (:func:`control_record`), which must be those its variant fixes.
+    APM, APL, AP_at_iou: {"0.50": ..., ..., "0.95": ...}}, "provenance": {...}}`` (:func:`provenance_record`);
+    metrics are COCOeval fractions in [0, 1], or -1 where COCOeval leaves them undefined. A control
+    (:func:`parse_control`) also holds ``run.control``, the values it trained with (:func:`control_record`), which
+    must be those its variant fixes.
     """
     if not isinstance(record, dict):
         return f"expected a JSON object, not a {type(record).__name__}"

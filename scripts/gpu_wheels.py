@@ -65,8 +65,6 @@ CHECK_PINS = {
     "addict",
     "yapf",
 }
-#: Never in the folder: the GPU machine's own CUDA build is used.
-ALWAYS_PROVIDED = ["torch"]
 STUB_VERSION = "9999"
 PIP_NOISE = "is ignored: it is neither a file nor a dir"
 
@@ -104,7 +102,7 @@ def read_provided(path: str | os.PathLike | None) -> list[dict]:
     ``torch`` is always among them. MODULE is what the GPU check imports to find the package (default: NAME with
     dashes as underscores), e.g. ``opencv-python cv2`` (the machine may hold opencv-python-headless instead).
     """
-    entries = {"torch": "torch"}
+    entries = {"torch": "torch"}  # never in the folder: the GPU machine's own CUDA build is used
     if path:
         for line in Path(path).read_text().splitlines():
             fields = line.split("#", 1)[0].split()

@@ -76,19 +76,11 @@ model = dict(
     roi_head=dict(type="AblationRoIHead"),
     train_cfg=dict(
         rcnn=dict(
-            dynamic_rcnn=dict(
-                iou_topk=75,
-                beta_topk=10,
-                update_iter_interval=100,
-                initial_iou=0.4,
-                initial_beta=1.0,
-                dynamic_label=True,
-                dynamic_loss=True,
-                # MMDetection's DynamicRoIHead semantics ('official': the authors' code); per-GPU
-                # statistics as in both implementations
-                statistics="mmdet",
-                sync_across_ranks=False,
-            )
+            # every setting at its default (dynrcnn.dynamic_settings.DEFAULTS): the paper's K_I 75,
+            # K_beta 10, C 100, initial IoU 0.4 and beta 1.0; MMDetection's DynamicRoIHead statistics
+            # ('official': the authors' code), per GPU as in both implementations. The arms set
+            # dynamic_label / dynamic_loss.
+            dynamic_rcnn=dict()
         )
     ),
 )

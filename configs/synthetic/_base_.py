@@ -22,8 +22,8 @@ _base_ = [
 custom_imports = dict(imports=["dynrcnn.models", "dynrcnn.engine"], allow_failed_imports=False)
 
 # ------------------------------------------------------------------ dataset
-# Made by `python -m dynrcnn.data.synthetic --out data/synthetic` (defaults:
-# 600 train / 300 val images of 128 x 128 px, seed 0).
+# Made by `python -m dynrcnn.data.synthetic --out data/synthetic` (its defaults: the pipeline's dataset,
+# dynrcnn.data.synthetic_record.SyntheticConfig; sizes in README "The pipeline").
 dataset_type = "CocoDataset"
 data_root = "data/synthetic/"
 image_size = 128  # what the model sizes below are tuned for; other sizes work unchanged
@@ -45,11 +45,11 @@ test_pipeline = [
     dict(type="PackDetInputs", meta_keys=("img_id", "img_path", "ori_shape", "img_shape", "scale_factor")),
 ]
 # num_workers=0: on 2 shared cores a loader process only competes with the training
-# for a core; decoding a 128-px PNG costs ~1 ms.
+# for a core, and decoding a small PNG is cheap next to a step.
 # worker_init_fn (used once num_workers > 0): workers seeded per epoch and rank from the torch RNG, which
 # RandomStateHook restores on resume; persistent_workers must stay False for an exact resume.
-# batch 4: a step's fixed cost (hooks, assigner, sampler, many small ops) is most of a step here; 4 images
-# cost ~1.6x the time of 2 (benchmarks/bench_synthetic_training.py --profile 40 --profile-only)
+# batch 4: a step's fixed cost (hooks, assigner, sampler, many small ops) is most of a step here, so 4 images
+# cost well under twice the time of 2 (measured: benchmarks/results/README.md, "The synthetic family's settings")
 train_dataloader = dict(
     batch_size=4,
     num_workers=0,
@@ -97,10 +97,11 @@ test_evaluator = val_evaluator
 
 # -------------------------------------------------------------------- model
 # Narrow ResNet-18 + 4-level FPN, from scratch (no pretrained weights on CPU).
-# Sizes are measured choices for ~0.2 s per iteration (4 images) at one CPU thread.
+# Sizes chosen for a short step at one CPU thread.
 # GroupNorm in the backbone: from scratch with 4 small images per step, BatchNorm's batch statistics are noisy and
 # its running statistics lag the weights; GN (as in He et al., "Rethinking ImageNet Pre-training") learned faster
-# (Dynamic R-CNN arm, 1200 steps of 2 images, 8-px objects: AP 26.2 against 21.2) and has no train/test difference.
+# and has no train/test difference (the step time and the comparison: benchmarks/results/README.md, "The synthetic
+# family's settings").
 num_classes = 5
 fpn_channels = 64
 model = dict(
@@ -123,7 +124,8 @@ model = dict(
     roi_head=dict(
         type="AblationRoIHead",
         bbox_roi_extractor=dict(
-            # one sample per bin: mmcv's CPU RoIAlign forward + backward was a third of the step at 2x2
+            # one sample per bin: mmcv's CPU RoIAlign forward + backward is costly at 2x2 (measured:
+            # benchmarks/results/README.md)
             roi_layer=dict(type="RoIAlign", output_size=7, sampling_ratio=1),
             out_channels=fpn_channels,
             featmap_strides=[4, 8, 16, 32],
@@ -137,48 +139,39 @@ model = dict(
         ),
     ),
     train_cfg=dict(
-        # RPN NMS 0.85 as in the paper; 250 boxes per level into NMS, 200 proposals (NMS was 8% of the step
-        # at 500 / 300, 3% here)
+        # RPN NMS 0.85 as in the paper; 250 boxes per level into NMS, 200 proposals (fewer than mmdet's
+        # 500 / 300: NMS's share of the step, benchmarks/results/README.md)
         rpn_proposal=dict(nms_pre=250, max_per_img=200, nms=dict(iou_threshold=0.85)),
         rcnn=dict(
-            # 64 RoIs per image (a quarter positive at most): mmcv's CPU RoIAlign backward was a fifth of the
-            # step at 128 RoIs
+            # 64 RoIs per image (a quarter positive at most): mmcv's CPU RoIAlign backward grows with the
+            # RoIs (measured at 128: benchmarks/results/README.md)
             sampler=dict(num=64),
             # Dynamic R-CNN scaled to this dataset (paper / mmdet COCO: K_I 75, K_beta 10, C 100
             # with 1000 proposals and up to 128 sampled positives per image, 88k iterations):
             # * K_I 15: the K_I-th largest IoU of an image, with 200 instead of 1000 proposals
             #   (75 x 0.2 = 15) the same upper fraction of the proposals.
             # * K_beta 6: the statistic is the (K_beta x images)-th smallest regression error over
-            #   the sampled positives, which include each image's ground truths (error 0, ~3.8 per
-            #   image here, up to 6). K_beta must exceed them or the statistic is 0; 6 (the 24th of
+            #   the sampled positives, which include each image's ground truths (error 0, 2 to 6 per
+            #   image here). K_beta must exceed them or the statistic is 0; 6 (the 24th of
             #   a 4-image batch) puts it at about the 20% quantile of the real positives (at most
             #   12 per image, 64 x 0.25 less the ground truths).
             # * C 10: the run has 450 iterations instead of 88k; 10 gives 45 updates, each a
             #   median / mean over 40 images. C must stay a multiple of the logger interval (5) so
             #   every update iteration is logged.
-            dynamic_rcnn=dict(
-                iou_topk=15,
-                beta_topk=6,
-                update_iter_interval=10,
-                initial_iou=0.4,
-                initial_beta=1.0,
-                dynamic_label=True,
-                dynamic_loss=True,
-                # MMDetection's DynamicRoIHead semantics ('official': the authors' code); per-GPU
-                # statistics as in both implementations
-                statistics="mmdet",
-                sync_across_ranks=False,
-            ),
+            # The other settings at their defaults (dynrcnn.dynamic_settings.DEFAULTS: initial IoU 0.4
+            # and beta 1.0, MMDetection's statistics per GPU); the arms set dynamic_label / dynamic_loss.
+            dynamic_rcnn=dict(iou_topk=15, beta_topk=6, update_iter_interval=10),
         ),
     ),
-    # 500 boxes per level, 200 proposals at test time: 63% of the inference time of 1000 / 300, AP within
-    # 0.1 point (150 val images)
+    # 500 boxes per level, 200 proposals at test time: faster inference than 1000 / 300 at the same AP
+    # (measured: benchmarks/results/README.md, "The synthetic family's settings")
     test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=200, nms=dict(iou_threshold=0.85)), rcnn=dict(max_per_img=100)),
 )
 
 # ----------------------------------------------------------------- schedule
-# 3 epochs of 150 steps (450 x 4 images), lr / 10 for the last epoch: one training costs about 0.3x the
-# 1800-step default it replaced, so that 3 seeds per arm fit in its time (benchmarks/bench_default_pipeline.py)
+# 3 epochs (an epoch is the train split over the batch size), lr / 10 for the last epoch: short enough that 3
+# seeds per arm fit in the time of the 1-seed default it replaced (README "The pipeline";
+# benchmarks/bench_default_pipeline.py)
 max_epochs = 3
 # validation only at the end (the pipeline evaluates the final checkpoint and draws per-epoch
 # detections from the checkpoints); train_cfg.val_interval=1 to follow AP through the run

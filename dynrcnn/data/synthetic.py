@@ -5,13 +5,9 @@ noisy backgrounds, so that a small detector trained from scratch on a CPU
 learns them in minutes while precise localisation still matters (soft edges,
 partial occlusion, clutter and pixel noise keep AP75 well below AP50).
 
-Layout written (COCO's, with ``file_name`` relative to the split folder)::
-
-    ROOT/train/000000.png ...
-    ROOT/val/000000.png ...
-    ROOT/annotations/instances_train.json
-    ROOT/annotations/instances_val.json
-    ROOT/.complete            # JSON: the generation parameters
+Layout written: the ``synthetic`` layout of :func:`dynrcnn.run_record.layout_files` (COCO's, PNG images with
+``file_name`` relative to the split's image folder), plus ``ROOT/.complete``, the marker holding the generation
+parameters (:mod:`dynrcnn.data.synthetic_record`, which also decides whether a folder is reused).
 
 Atomicity: everything is written into a sibling folder ``ROOT.partial-XXXX``
 which is renamed to ``ROOT`` only once complete (the ``.complete`` marker is
@@ -43,10 +39,10 @@ Command line::
     python -m dynrcnn.data.synthetic --out data/synthetic --num-train 600 \
         --num-val 300 --image-size 128 --seed 0
 
-The defaults are the embedded default's dataset. Its 300 val images (~1200 objects) keep the val split's own
-sampling noise small next to the seed-to-seed spread. Objects of at least 16 px, a fifth of them small (COCO's
-< 32^2 area), let the 450-step default reach AP50 ~0.56 for the Dynamic R-CNN arm (measured: 8 px and 40% small
-gave ~0.47, 12 px and 25% small ~0.51; clutter and noise mattered little).
+The defaults (:class:`~dynrcnn.data.synthetic_record.SyntheticConfig`) are the embedded default's dataset: enough
+val images that the val split's own sampling noise stays small next to the seed-to-seed spread, and objects large
+enough (a minimum side, a minority of COCO's small ones) that the default schedule learns them; what the defaults
+reach is measured in README ("The pipeline") and ``benchmarks/results/``.
 """
 
 from __future__ import annotations
@@ -58,17 +54,26 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
+from dynrcnn.run_record import layout_files
 from dynrcnn.tools import orphan_guard
 
-FORMAT_VERSION = 1
-COMPLETE_MARKER = ".complete"
+from .synthetic_record import (  # noqa: F401  (the parameters and the marker: re-exported)
+    COMPLETE_MARKER,
+    FORMAT_VERSION,
+    MARGIN,
+    SyntheticConfig,
+    SyntheticDatasetError,
+    folder_state,
+    read_marker,
+)
+
 SUPERSAMPLE = 4  # shapes are drawn at 4x and box coordinates are multiples of 1/4 px
 
 CATEGORIES = ("rectangle", "ellipse", "triangle", "ring", "cross")
@@ -88,85 +93,7 @@ _CATEGORY_TEXTURE = {
 SIZE_CLASSES = ("small", "medium", "large")
 _AREA_RANGES = {"small": (None, 0.95 * 32**2), "medium": (1.06 * 32**2, 0.95 * 96**2), "large": (1.05 * 96**2, None)}
 _MAX_ASPECT = 2.0  # w / h in [1/2, 2]
-_MARGIN = 1  # px kept free at the image border so every box lies inside the image
-
-
-class SyntheticDatasetError(ValueError):
-    """Bad input to the synthetic dataset generator (the message names the fix)."""
-
-
-@dataclass(frozen=True)
-class SyntheticConfig:
-    """Parameters of the synthetic dataset (recorded in the annotation files' ``info``).
-
-    Args:
-        num_train (int): Number of training images.
-        num_val (int): Number of validation images.
-        image_size (int): Side of the square images in pixels.
-        seed (int): Seed of the random generator.
-        min_objects (int): Fewest annotated objects per image.
-        max_objects (int): Most annotated objects per image.
-        min_object_size (int): Smallest box side in pixels.
-        size_probs (tuple[float]): Probabilities of drawing a small / medium /
-            large object (COCO's area ranges); classes that do not fit into the
-            image are dropped and the others renormalised.
-        max_occlusion (float): Largest fraction of an object that later objects
-            may cover.
-        clutter (int): Mean number of unannotated distractors (lines, dots,
-            arcs, blotches) per image.
-        noise_std (float): Standard deviation of the Gaussian pixel noise (0-255).
-        blur (float): Radius of the Gaussian blur that softens the edges.
-    """
-
-    num_train: int = 600
-    num_val: int = 300
-    image_size: int = 128
-    seed: int = 0
-    min_objects: int = 2
-    max_objects: int = 6
-    min_object_size: int = 16
-    size_probs: tuple[float, float, float] = (0.2, 0.45, 0.35)
-    max_occlusion: float = 0.4
-    clutter: int = 6
-    noise_std: float = 10.0
-    blur: float = 0.6
-
-    def validate(self) -> None:
-        """Raise :class:`SyntheticDatasetError` naming the bad field and the fix."""
-        for name in ("num_train", "num_val"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value <= 0:
-                raise SyntheticDatasetError(
-                    f"{name} must be a positive integer, got {value!r}; pass --{name.replace('_', '-')} N with N >= 1"
-                )
-        if self.min_object_size < 1:
-            raise SyntheticDatasetError(f"min_object_size must be >= 1 pixel, got {self.min_object_size}")
-        needed = self.min_object_size + 2 * _MARGIN
-        if self.image_size < needed:
-            raise SyntheticDatasetError(
-                f"image_size {self.image_size} is too small for the smallest object "
-                f"(min_object_size {self.min_object_size} plus a {_MARGIN}-px margin on each side); "
-                f"use --image-size >= {needed} (the default is {SyntheticConfig.image_size})"
-            )
-        if not 1 <= self.min_objects <= self.max_objects:
-            raise SyntheticDatasetError(
-                f"need 1 <= min_objects <= max_objects, got {self.min_objects} and {self.max_objects}"
-            )
-        if len(self.size_probs) != 3 or min(self.size_probs) < 0 or sum(self.size_probs) <= 0:
-            raise SyntheticDatasetError(
-                f"size_probs must be three non-negative weights (small, medium, large), got {self.size_probs!r}"
-            )
-        if not 0.0 <= self.max_occlusion < 1.0:
-            raise SyntheticDatasetError(f"max_occlusion must be in [0, 1), got {self.max_occlusion}")
-        if self.clutter < 0 or self.noise_std < 0 or self.blur < 0:
-            raise SyntheticDatasetError("clutter, noise_std and blur must be >= 0")
-
-    def to_dict(self) -> dict:
-        """Return the parameters as a JSON-ready dict (tuples become lists)."""
-        out = asdict(self)
-        out["size_probs"] = list(self.size_probs)
-        out["format_version"] = FORMAT_VERSION
-        return out
+_MARGIN = MARGIN
 
 
 # --------------------------------------------------------------------------- sizes
@@ -493,28 +420,18 @@ def _check_boxes(coco: dict, path: Path) -> None:
         )
 
 
-def read_marker(root: os.PathLike) -> dict | None:
-    """Return the parameters recorded in ``ROOT/.complete``, or None if ROOT is not complete."""
-    marker = Path(root) / COMPLETE_MARKER
-    if not marker.is_file():
-        return None
-    try:
-        return json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def _is_writable(path: Path) -> bool:
     return os.access(path, os.W_OK | os.X_OK)
 
 
 def _check_output(out: Path, cfg: SyntheticConfig) -> bool:
     """Validate the output folder; return True if it already holds this exact dataset."""
-    if out.exists() and not out.is_dir():
+    state, _ = folder_state(out, cfg.to_dict())
+    if state == "same":
+        return True
+    if state == "file":
         raise SyntheticDatasetError(f"output {out} exists and is not a folder; choose another --out")
-    if out.is_dir() and any(out.iterdir()):
-        if read_marker(out) == cfg.to_dict():
-            return True
+    if state != "new":
         raise SyntheticDatasetError(
             f"output folder {out} is not empty (and is not a complete synthetic dataset with the same "
             f"parameters); remove it or choose another --out"
@@ -563,12 +480,16 @@ def generate(out: os.PathLike, cfg: SyntheticConfig | None = None, **kwargs) -> 
     partial = Path(tempfile.mkdtemp(prefix=out.name + ".partial-", dir=out.parent))
     try:
         rng = np.random.default_rng(cfg.seed)
-        (partial / "annotations").mkdir()
-        for split, num in (("train", cfg.num_train), ("val", cfg.num_val)):
-            (partial / split).mkdir()
-            coco = _coco_split(rng, cfg, split, num, partial / split, size_probs)
-            _check_boxes(coco, out / "annotations" / f"instances_{split}.json")
-            _write_json(partial / "annotations" / f"instances_{split}.json", coco)
+        train_ann, val_ann, train_images, val_images = layout_files("synthetic")
+        for split, num, ann, images in (
+            ("train", cfg.num_train, train_ann, train_images),
+            ("val", cfg.num_val, val_ann, val_images),
+        ):
+            (partial / images).mkdir()
+            coco = _coco_split(rng, cfg, split, num, partial / images, size_probs)
+            _check_boxes(coco, out / ann)
+            (partial / ann).parent.mkdir(exist_ok=True)
+            _write_json(partial / ann, coco)
         # the marker goes in before the rename: ROOT appears complete in one atomic step
         _write_json(partial / COMPLETE_MARKER, cfg.to_dict())
         os.chmod(partial, 0o755)  # mkdtemp makes it 0700

@@ -8,7 +8,7 @@ naming the key and the fix; the Snakefile turns it into Snakemake's ``WorkflowEr
 import re
 from pathlib import Path
 
-from dynrcnn import families, run_record
+from dynrcnn import controls, families
 from dynrcnn.dynamic_settings import check_dynamic_cfg
 from dynrcnn.families import FAMILY_DATASETS, families_of
 from dynrcnn.run_record import DYNAMIC_RCNN_KEY, HYPERPARAMETERS
@@ -292,20 +292,20 @@ def _check_controls(config):
     if not controls_requested(config):
         return
     arms = config["arms"]
-    if run_record.CONTROL_ARM not in arms:
+    if controls.CONTROL_ARM not in arms:
         raise PipelineConfigError(
-            f"controls are set but arms has no {run_record.CONTROL_ARM!r}: every control is a run of the baseline with "
-            f"fixed values, compared with it; add {run_record.CONTROL_ARM} to arms or empty controls"
+            f"controls are set but arms has no {controls.CONTROL_ARM!r}: every control is a run of the baseline with "
+            f"fixed values, compared with it; add {controls.CONTROL_ARM} to arms or empty controls"
         )
-    if config["controls"]["static_endpoint"] and run_record.STATIC_SOURCE_ARM not in arms:
+    if config["controls"]["static_endpoint"] and controls.STATIC_SOURCE_ARM not in arms:
         raise PipelineConfigError(
-            f"controls.static_endpoint is true but arms has no {run_record.STATIC_SOURCE_ARM!r}: the static endpoint "
-            f"takes its threshold and beta from the final values of the {run_record.STATIC_SOURCE_ARM} run of the "
-            f"same seed; add {run_record.STATIC_SOURCE_ARM} to arms or set controls.static_endpoint: false"
+            f"controls.static_endpoint is true but arms has no {controls.STATIC_SOURCE_ARM!r}: the static endpoint "
+            f"takes its threshold and beta from the final values of the {controls.STATIC_SOURCE_ARM} run of the "
+            f"same seed; add {controls.STATIC_SOURCE_ARM} to arms or set controls.static_endpoint: false"
         )
     for i, option in enumerate(config["train"]["cfg_options"]):
         key = option.split("=", 1)[0]
-        for owned in (run_record.ASSIGNER_KEY, run_record.LOSS_BBOX_KEY):
+        for owned in (controls.ASSIGNER_KEY, controls.LOSS_BBOX_KEY):
             if key == owned or key.startswith(owned + "."):
                 raise PipelineConfigError(
                     f"train.cfg_options[{i}] {option!r}: {owned} is what the controls fix, so with controls set it "

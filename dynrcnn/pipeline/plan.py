@@ -18,7 +18,9 @@ from pathlib import Path
 
 from analysis.outputs import CATEGORIES, OUTPUTS
 from dynrcnn import families, run_record
+from dynrcnn.dynamic_settings import settings_of
 from dynrcnn.run_record import CHECK_VARIANT, DEFAULT_VARIANT, DYNAMIC_RCNN_KEY, HYPERPARAMETERS
+from dynrcnn.tools import commands
 
 from . import data
 from .config import REPO, PipelineConfigError, controls_requested, validate
@@ -107,7 +109,7 @@ class Plan:
         with warnings.catch_warnings():  # mmengine looks mmdet:: bases up through the deprecated pkg_resources
             warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
             cfg = Config.fromfile(path, import_custom_modules=False)
-        block = cfg.model.get("train_cfg", {}).get("rcnn", {}).get("dynamic_rcnn")
+        block = settings_of(cfg)  # defaults filled: a config spells only what it changes
         if not block or any(block.get(k) is None for k in HYPERPARAMETERS):
             raise PipelineConfigError(
                 f"{path} has no {DYNAMIC_RCNN_KEY} with {', '.join(HYPERPARAMETERS)}: cannot name the sweep variants"
@@ -318,6 +320,49 @@ class Plan:
         """:meth:`cfg_options` as the training's shell arguments (``--cfg-options 'k=v' ...``, or nothing)."""
         options = self.cfg_options(variant)
         return " ".join(["--cfg-options"] + [shlex.quote(o) for o in options]) if options else ""
+
+    # -------------------------------------------------------------------------------------------- the commands
+    def train_command(self, run, threads=1, python="python"):
+        """The training of ``run`` (:func:`dynrcnn.tools.commands.train_command`): the arm's config, the run's
+        folders, seed, dataset, cfg options and control files, torchrun for :attr:`train_processes` > 1, and the
+        tracking arguments; ``threads`` are shared out among the processes."""
+        return commands.train_command(
+            self.arm_configs[run.arm],
+            work_dir=run_record.work_dir(self.family, *run),
+            run_dir=self.run_dir(run),
+            seed=run.seed,
+            data_root=self.data_root,
+            dataset=self.dataset,
+            threads=self.threads_per_process(threads),
+            processes=self.train_processes,
+            deterministic=self.config["train"]["deterministic"],
+            cfg_options=self.cfg_options(run.variant),
+            cfg_options_files=self.control_inputs(run.variant, run.seed),
+            extra=shlex.split(self.tracking_args),
+            python=python,
+        )
+
+    def threads_per_process(self, threads):
+        """Torch threads of each process of a training job of ``threads`` threads."""
+        return max(1, threads // self.train_processes)
+
+    def evaluate_command(self, run, out=None, threads=1, python="python"):
+        """The evaluation of ``run`` (:func:`dynrcnn.tools.commands.evaluate_command`)."""
+        return commands.evaluate_command(
+            self.run_dir(run),
+            family=self.family,
+            **run._asdict(),
+            dataset=self.dataset,
+            threads=threads,
+            out=out,
+            python=python,
+        )
+
+    def detect_epochs_command(self, run, out, threads=1, python="python"):
+        """The per-epoch detections of ``run`` (:func:`dynrcnn.tools.commands.detect_epochs_command`)."""
+        return commands.detect_epochs_command(
+            self.run_dir(run), out=out, threads=threads, max_images=self.epoch_max_images, python=python
+        )
 
     @property
     def tracking_args(self):

@@ -23,7 +23,8 @@ import shutil
 import sys
 import time
 
-from dynrcnn import run_record
+from dynrcnn import controls, run_record
+from dynrcnn.dynamic_settings import settings_of
 from dynrcnn.evaluation import inference
 from dynrcnn.evaluation.coco_metrics import evaluate_detections
 from dynrcnn.fileio import atomic_copy
@@ -57,21 +58,19 @@ def parse_args(argv=None):
 
 
 def hyperparameters(cfg) -> dict:
-    """The run's Dynamic R-CNN hyper-parameters (None where the config has no ``dynamic_rcnn`` block)."""
-    block = cfg
-    for key in run_record.DYNAMIC_RCNN_KEY.split("."):
-        block = block.get(key) if hasattr(block, "get") else None
-    block = block or {}
+    """The run's Dynamic R-CNN hyper-parameters, defaults filled (None where the config has no ``dynamic_rcnn``
+    block)."""
+    block = settings_of(cfg) or {}
     return {k: block.get(k) for k in run_record.HYPERPARAMETERS}
 
 
 def control(cfg, run_dir, variant) -> dict:
     """``{"control": ...}``: a control's fixed values as its resolved config has them (a static control's also
     the full run's values of its endpoint.json); ``{}`` for a run that is no control."""
-    if run_record.parse_control(variant) is None:
+    if controls.parse_control(variant) is None:
         return {}
     endpoint = None
-    if variant == run_record.STATIC_VARIANT:
+    if variant == controls.STATIC_VARIANT:
         endpoint = run_record.read_endpoint(osp.join(run_dir, run_record.ENDPOINT_FILE))
     rcnn_assigner = cfg.model.train_cfg.rcnn.assigner
     loss_bbox = cfg.model.roi_head.bbox_head.loss_bbox
@@ -122,24 +121,13 @@ def evaluate(args) -> str:
             **control(cfg, run_dir, args.variant),
         ),
         metrics=metrics,
-        provenance=dict(
+        provenance=run_record.provenance_record(
+            manifest,
             git_commit=git_commit(),
-            config_sha256=manifest["config_sha256"],
             packages=package_versions(),
-            seed=manifest["seed"],
-            device=manifest["device"],
-            wall_time_s=manifest["wall_time_s"],
-            gpus=manifest["gpus"],
-            images_per_gpu=manifest["images_per_gpu"],
-            lr=manifest["lr"],
-            base_lr=manifest["base_lr"],
-            threads=manifest["threads"],
-            cpu_model=manifest["cpu_model"],
-            cpu_capability=manifest["cpu_capability"],
             eval_device=eval_device,
-            **{f"eval_{k}": v for k, v in cpu_provenance().items()},
+            eval_cpu=cpu_provenance(),
             eval_wall_time_s=time.time() - start,
-            checkpoint=osp.basename(manifest["checkpoint"]),
             weights_sha256=weights,
         ),
     )

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from dynrcnn.tools import commands  # the pipeline's command lines, which the GPU check runs
+
 REPO = Path(__file__).resolve().parents[2]
 GPU_CHECK = REPO / "benchmarks" / "gpu_check.sh"
 PREPARE = REPO / "scripts" / "prepare_gpu_wheels.sh"
@@ -141,9 +143,9 @@ def test_dry_run_checks_the_folder_and_prints_the_commands_it_would_run(tmp_path
         "benchmarks/bench_roi_head.py --device cuda --depth 50 --base-channels 64 --image-size 800 --batch-size 2",
         "-m dynrcnn.data.synthetic --out",
         "-m dynrcnn.tools.gpu_slots --gpus 1 --",
-        "-m dynrcnn.tools.train configs/synthetic/dynamic_rcnn.py",
+        f"-m {commands.TRAIN} configs/synthetic/dynamic_rcnn.py",
         "--cfg-options train_cfg.max_epochs=2",
-        "-m dynrcnn.tools.evaluate --run-dir",
+        f"-m {commands.EVALUATE} --run-dir",
         "dry run done: all checks passed",
     ]
     for text in expected:

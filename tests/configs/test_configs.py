@@ -10,6 +10,8 @@ import pytest
 pytest.importorskip("mmdet")
 from mmengine.config import Config, DictAction  # noqa: E402
 
+from dynrcnn.dynamic_settings import settings_of  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 FAMILIES = ("coco_r50_fpn_1x", "coco_r50_fpn_1x_paper", "synthetic")
 ARMS = {
@@ -157,14 +159,9 @@ def test_coco_family_is_the_papers_setting():
     steps = [s for s in cfg.param_scheduler if s.type == "MultiStepLR"]
     assert [s.milestones for s in steps] == [[8, 11]]
     assert cfg.auto_scale_lr == dict(enable=True, base_batch_size=16)
-    dyn = get(cfg, DYN)
-    assert (dyn.iou_topk, dyn.beta_topk, dyn.update_iter_interval, dyn.initial_iou, dyn.initial_beta) == (
-        75,
-        10,
-        100,
-        0.4,
-        1.0,
-    )
+    dyn = settings_of(cfg)  # what the head trains with: the config relies on the defaults
+    assert (dyn["iou_topk"], dyn["beta_topk"], dyn["update_iter_interval"], dyn["initial_iou"]) == (75, 10, 100, 0.4)
+    assert (dyn["initial_beta"], dyn["statistics"]) == (1.0, "mmdet")
     local = load("coco_r50_fpn_1x", "dynamic_rcnn", ["model.backbone.init_cfg.checkpoint=/models/resnet50.pth"])
     assert local.model.backbone.init_cfg.checkpoint == "/models/resnet50.pth"
 
@@ -208,6 +205,7 @@ def test_synthetic_family_matches_the_generator(tmp_path):
     assert item["data_samples"].scale_factor == (1.0, 1.0)
 
 
+@pytest.mark.slow  # a training
 def test_synthetic_smoke_training(tmp_path):
     """A few iterations of the synthetic Dynamic R-CNN config train, log and evaluate."""
     import torch

@@ -15,6 +15,7 @@ pytest.importorskip("mmdet")
 from mmengine.config import Config  # noqa: E402
 
 from dynrcnn import families as F  # noqa: E402
+from dynrcnn.dynamic_settings import settings_of  # noqa: E402
 from tests.configs.test_configs import load  # noqa: E402  (loads a config as the training tool does)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +61,8 @@ def test_paper_family_differs_from_mmdet_family_in_exactly_the_documented_settin
 
 @pytest.mark.parametrize("family", [PAPER, MMDET])
 def test_statistics_rule_is_the_documented_one(family):
-    assert load(family, "dynamic_rcnn").model.train_cfg.rcnn.dynamic_rcnn.statistics == F.FAMILIES[family].statistics
+    # what the head trains with: a config spells only the settings it changes from dynamic_settings.DEFAULTS
+    assert settings_of(load(family, "dynamic_rcnn"))["statistics"] == F.FAMILIES[family].statistics
 
 
 def test_paper_family_is_the_authors_recipe():
@@ -93,15 +95,10 @@ def test_paper_family_is_the_authors_recipe():
     assert model.roi_head.bbox_roi_extractor.roi_layer == dict(
         type="RoIAlign", output_size=7, sampling_ratio=2, aligned=False
     )
-    dyn = model.train_cfg.rcnn.dynamic_rcnn
-    assert (dyn.iou_topk, dyn.beta_topk, dyn.update_iter_interval, dyn.initial_iou, dyn.initial_beta) == (
-        75,
-        10,
-        100,
-        0.4,
-        1.0,
-    )
-    assert dyn.statistics == "official" and dyn.sync_across_ranks is False
+    dyn = settings_of(cfg)  # the paper's K_I, K_beta, C and initial values are dynamic_settings' defaults
+    assert (dyn["iou_topk"], dyn["beta_topk"], dyn["update_iter_interval"]) == (75, 10, 100)
+    assert (dyn["initial_iou"], dyn["initial_beta"]) == (0.4, 1.0)
+    assert dyn["statistics"] == "official" and dyn["sync_across_ranks"] is False
 
 
 def test_caffe_backbone_is_mmdetections():
@@ -196,6 +193,7 @@ def _narrowed(cfg, root, work_dir):
     return cfg
 
 
+@pytest.mark.slow  # a training (ResNet-50 on the CPU)
 def test_paper_model_trains_a_few_cpu_iterations(tmp_path):
     """Four iterations of the paper's Dynamic R-CNN through mmengine's runner: iteration-based loop and schedule,
     the bias rule of the optimizer, the 'official' statistics (threshold 0.4 from the first iteration), an update,

@@ -107,6 +107,101 @@ def test_training_processes(make_config, fake_coco):
     assert plan.train_processes == 2 and plan.train_resources()["gpu"] == 2
 
 
+def test_train_command_of_a_run(make_config):
+    """From a pipeline config to one run's train command, without Snakemake: the arm's config, the run's folders, its
+    seed, the data root, the cfg options, a control's endpoint file and the tracking arguments."""
+    config = make_config(
+        "tiny.yaml",
+        seeds=[4],
+        dataset={"name": "synthetic", "root": "data/syn/"},
+        train={"max_epochs": 3, "deterministic": True, "cfg_options": ["optim_wrapper.optimizer.lr=0.01 "]},
+        controls={"iou_thresholds": [0.6], "static_endpoint": True},
+        tracking={"backends": ["tensorboard"]},
+    )
+    plan = build(config)
+    head = [sys.executable, "-m", "dynrcnn.tools.train", str(REPO / "configs" / "synthetic" / "baseline.py")]
+    options = ["train_cfg.max_epochs=3", "optim_wrapper.optimizer.lr=0.01 "]
+    assert plan.train_command(Run("baseline", "static", 4), python=sys.executable) == head + [
+        "--work-dir", "results/work/synthetic/baseline/static/seed4",
+        "--run-dir", "results/runs/synthetic/baseline/static/seed4",
+        "--seed", "4", "--data-root", "data/syn", "--dataset", "synthetic", "--threads", "1", "--launcher", "none",
+        "--deterministic", "--cfg-options", *options,
+        "--cfg-options-file", "results/runs/synthetic/baseline/static/seed4/endpoint.json",
+        "--tracking", "tensorboard",
+    ]  # fmt: skip
+    iou = plan.train_command(Run("baseline", "iou0.6", 4))
+    thresholds = [f"model.train_cfg.rcnn.assigner.{k}=0.6" for k in ("pos_iou_thr", "neg_iou_thr", "min_pos_iou")]
+    assert iou[iou.index("--cfg-options") + 1 : iou.index("--tracking")] == thresholds + options
+    sweep = plan.train_command(Run("dynamic_rcnn", "ki3-kb4-c5", 4))
+    assert sweep[sweep.index("--cfg-options") + 1 :][:3] == [
+        f"{DYNAMIC}.iou_topk=3", f"{DYNAMIC}.beta_topk=4", f"{DYNAMIC}.update_iter_interval=5"
+    ]  # fmt: skip
+    assert sweep[3].endswith("configs/synthetic/dynamic_rcnn.py") and sweep[sweep.index("--seed") + 1] == "4"
+
+
+def test_train_command_shares_the_threads_out_among_the_processes(make_config, fake_coco):
+    """torchrun with --launcher pytorch for N > 1 GPUs (or CPU processes); each process gets threads // N."""
+    plan = build(make_config("coco_1x.yaml", dataset={"name": "coco", "root": str(fake_coco)}))
+    cmd = plan.train_command(Run("dla", "default", 0), threads=32)
+    assert cmd[:5] == ["python", "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=8"]
+    assert cmd[cmd.index("--threads") + 1] == "4" and cmd[cmd.index("--launcher") + 1] == "pytorch"
+    assert cmd[cmd.index("--dataset") + 1] == "coco" and cmd[cmd.index("--data-root") + 1] == str(fake_coco)
+    assert plan.threads_per_process(32) == 4 and plan.threads_per_process(4) == 1
+    cpu = build(make_config("tiny.yaml", processes_per_job=2))
+    cmd = cpu.train_command(Run("baseline", "default", 0), threads=4)
+    assert "--nproc-per-node=2" in cmd and cmd[cmd.index("--threads") + 1] == "2"
+    assert "--tracking" not in cmd and "--deterministic" not in cmd and "--cfg-options-file" not in cmd
+
+
+def test_evaluate_and_epoch_detection_commands(make_config):
+    plan = build(make_config("default.yaml"))
+    run = Run("dsl", "default", 2)
+    folder = "results/runs/synthetic/dsl/default/seed2"
+    evaluate = plan.evaluate_command(run, out=f"{folder}/metrics.json", threads=2)
+    assert evaluate[3:] == [
+        "--run-dir", folder, "--family", "synthetic", "--arm", "dsl", "--variant", "default", "--seed", "2",
+        "--dataset", "synthetic", "--threads", "2", "--out", f"{folder}/metrics.json",
+    ]  # fmt: skip
+    detect = plan.detect_epochs_command(run, out=f"{folder}/epoch_detections")
+    assert detect[3:] == [
+        "--run-dir", folder, "--threads", "1", "--max-images", "20", "--out", f"{folder}/epoch_detections"
+    ]  # fmt: skip
+
+
+def test_valid_cfg_options_reach_the_training(make_config):
+    """Options the config check lets through (each a setting of the head, the backbone or the run) are passed to
+    every training as they are."""
+    options = [
+        "train_cfg.val_interval=1",
+        f"{DYNAMIC}.initial_iou=0.5",
+        f"{DYNAMIC}.statistics=official",
+        f"{DYNAMIC}.sync_across_ranks=True",
+        "model.backbone.init_cfg.checkpoint=/weights/r50.pth",
+        "load_from=/checkpoints/detector.pth",
+    ]
+    plan = build(make_config("tiny.yaml", train={"max_epochs": 2, "cfg_options": options}))
+    for run in plan.runs:
+        cmd = plan.train_command(run)
+        assert cmd[cmd.index("--cfg-options") + 1 :] == ["train_cfg.max_epochs=2", *options]
+
+
+def test_paper_config_plan(make_config, fake_coco):
+    """configs/pipeline/coco_1x_paper.yaml: the paper family's 4 arms x 3 seeds on 8 GPUs each, iteration-based (no
+    epoch count passed, no epoch checkpoints to detect with)."""
+    family = "coco_r50_fpn_1x_paper"
+    plan = build(make_config("coco_1x_paper.yaml", dataset={"name": "coco", "root": str(fake_coco)}))
+    assert plan.family == family and plan.data_inputs == ["results/data/coco.checked"]
+    assert plan.runs == [Run(arm, "default", seed) for arm in ARMS for seed in (0, 1, 2)]
+    assert plan.run_files("metrics.json")[-1] == f"results/runs/{family}/dynamic_rcnn/default/seed2/metrics.json"
+    assert plan.train_resources()["gpu"] == 8 and plan.epoch_detection_runs == []
+    cmd = plan.train_command(Run("dynamic_rcnn", "default", 0), threads=32)
+    assert cmd[3:5] == ["--standalone", "--nproc-per-node=8"]
+    assert cmd[cmd.index("-m", 2) + 2] == str(REPO / "configs" / family / "dynamic_rcnn.py")
+    assert cmd[cmd.index("--dataset") + 1] == "coco" and cmd[cmd.index("--data-root") + 1] == str(fake_coco)
+    assert not any(a.startswith("train_cfg.max_epochs") for a in cmd)
+    assert not any(t.endswith("/epoch_detections") for t in plan.final_targets)
+
+
 def test_cfg_options_of_a_variant(make_config):
     plan = build(make_config("tiny.yaml", images_per_gpu=4))
     assert plan.cfg_options("ki3-kb4-c5") == [
@@ -267,19 +362,28 @@ def test_synthetic_root_of_the_same_parameters_is_reused(make_config, tmp_path):
 
 # ---------------------------------------------------------------------------------------------------- torch-free
 def test_planning_imports_neither_torch_nor_mmdet(tmp_path):
-    """The workflow builds the plan while it builds the DAG: the default config and a sweep (which reads the arm
-    configs' hyper-parameters through mmengine's Config) leave torch, mmcv and mmdet unimported."""
+    """The workflow builds the plan while it builds the DAG: the default config, with its dataset folder missing or
+    complete (the reuse check, dynrcnn.data.synthetic_record), imports none of torch, mmcv, mmdet, OpenCV, numpy and
+    PIL; a sweep (which reads the arm configs' hyper-parameters through mmengine's Config) none of the first three."""
+    default = str(REPO / "configs/pipeline/default.yaml")
     code = (
-        "import sys\n"
+        "import json, os, sys\n"
+        "from dynrcnn.data.synthetic_record import COMPLETE_MARKER, SyntheticConfig\n"
         "from dynrcnn.pipeline import build, load\n"
-        f"plan = build(load({str(REPO / 'configs/pipeline/default.yaml')!r}))\n"
-        f"sweep = load({str(REPO / 'configs/pipeline/default.yaml')!r})\n"
+        f"plan = build(load({default!r}))\n"
+        "os.makedirs(plan.data_root)\n"
+        "marker = SyntheticConfig(**plan.config['dataset']['synthetic']).to_dict()\n"
+        "open(os.path.join(plan.data_root, COMPLETE_MARKER), 'w').write(json.dumps(marker))\n"
+        f"reused = build(load({default!r}))\n"
+        "print(len(plan.runs), len(reused.runs))\n"
+        "print(sorted(m for m in ('torch', 'mmdet', 'mmcv', 'cv2', 'numpy', 'PIL') if m in sys.modules))\n"
+        f"sweep = load({default!r})\n"
         "sweep['sweeps'] = dict(iou_topk=[3], arms=['dynamic_rcnn'])\n"
-        "sweep_plan = build(sweep)\n"
-        "print(len(plan.runs), len(sweep_plan.runs))\n"
+        "print(len(build(sweep).runs))\n"
         "print(sorted(m for m in ('torch', 'mmdet', 'mmcv') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.split("\n")[:2] == ["12 15", "[]"], out.stdout  # 4 arms x 3 seeds; + 1 sweep point x 3
+    # 4 arms x 3 seeds, the dataset folder reused; + 1 sweep point x 3 seeds
+    assert out.stdout.split("\n")[:4] == ["12 12", "[]", "15", "[]"], out.stdout

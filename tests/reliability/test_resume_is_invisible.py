@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from dynrcnn.tools.commands import train_command
+
 REPO = Path(__file__).resolve().parents[2]
 EPOCHS = 3
 # wall-clock series differ between any two runs
@@ -32,33 +34,16 @@ CFG_OPTIONS = [
 
 def train_cmd(config, data_root, work_dir, run_dir, seed=0, options=CFG_OPTIONS, processes=1) -> list[str]:
     """The train tool's command line; ``processes`` > 1 starts it under torchrun on the CPU (gloo)."""
-    if processes > 1:
-        launch = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
-        launcher = ["--launcher", "pytorch"]
-    else:
-        launch, launcher = [], []
-    return [
-        sys.executable,
-        *launch,
-        "-m",
-        "dynrcnn.tools.train",
-        str(config),
-        "--work-dir",
-        str(work_dir),
-        "--run-dir",
-        str(run_dir),
-        "--seed",
-        str(seed),
-        "--data-root",
-        str(data_root),
-        "--dataset",
-        "synthetic",
-        "--threads",
-        "1",
-        *launcher,
-        "--cfg-options",
-        *options,
-    ]
+    return train_command(
+        config,
+        work_dir=work_dir,
+        run_dir=run_dir,
+        seed=seed,
+        data_root=data_root,
+        processes=processes,
+        cfg_options=options,
+        python=sys.executable,
+    )
 
 
 def _env():

@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("mmdet")
 
 from dynrcnn import run_record  # noqa: E402
+from dynrcnn.tools.commands import evaluate_command, train_command  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "configs" / "synthetic" / "dynamic_rcnn.py"
@@ -71,13 +72,15 @@ def test_the_seed_reaches_every_random_draw_and_only_those(tiny_data, tmp_path):
 def _train_and_evaluate(data_root, seed, root):
     run, work = root / "runs" / f"r{seed}", root / "work" / f"r{seed}"
     common = dict(capture_output=True, text=True, cwd=REPO)
-    train = [sys.executable, "-m", "dynrcnn.tools.train", str(CONFIG), "--work-dir", str(work), "--run-dir"]
-    train += [str(run), "--seed", str(seed), "--data-root", str(data_root), "--threads", "1"]
-    train += ["--cfg-options", "train_cfg.max_epochs=1", "default_hooks.logger.interval=1"]
+    options = ["train_cfg.max_epochs=1", "default_hooks.logger.interval=1"]
+    train = train_command(
+        CONFIG, work_dir=work, run_dir=run, seed=seed, data_root=data_root, cfg_options=options, python=sys.executable
+    )
     proc = subprocess.run(train, **common)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    evaluate = [sys.executable, "-m", "dynrcnn.tools.evaluate", "--run-dir", str(run), "--family", "synthetic"]
-    evaluate += ["--arm", "dynamic_rcnn", "--variant", "default", "--seed", str(seed), "--threads", "1"]
+    evaluate = evaluate_command(
+        run, family="synthetic", arm="dynamic_rcnn", variant="default", seed=seed, python=sys.executable
+    )
     proc = subprocess.run(evaluate, **common)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     train_rows, _ = run_record.read_scalars(run / run_record.SCALARS_FILE)

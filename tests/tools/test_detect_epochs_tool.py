@@ -10,6 +10,7 @@ import pytest
 
 import dynrcnn.tools.detect_epochs as detect_tool
 from dynrcnn import run_record
+from dynrcnn.tools.commands import detect_epochs_command
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -83,7 +84,7 @@ def test_missing_epoch_checkpoint_is_one_error_line(tmp_path, make_run):
     os.unlink(tmp_path / "results" / "work" / "r" / "epoch_1.pth")
     out = run / "epoch_detections"
     proc = subprocess.run(
-        [sys.executable, "-m", "dynrcnn.tools.detect_epochs", "--run-dir", str(run), "--out", str(out)],
+        detect_epochs_command(run, out=out, python=sys.executable),
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -1,4 +1,4 @@
-"""The tools on a real (tiny) training: training hands the run folder its files and writes no detections; the
+"""The tools on a real (tiny) training (slow): training hands the run folder its files and writes no detections; the
 evaluation and the epoch detections run the same inference on the saved checkpoints."""
 
 import json
@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("mmdet")
+pytestmark = pytest.mark.slow  # a real training
 
 from dynrcnn import run_record  # noqa: E402
+from dynrcnn.tools.commands import arguments, detect_epochs_command, evaluate_command, train_command  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 EPOCHS = 2
@@ -25,26 +27,17 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     data = generate(root / "data", num_train=4, num_val=3, image_size=96)
     run, work = root / "results" / "runs" / "r", root / "results" / "work" / "r"
+    cmd = train_command(
+        REPO / "configs" / "synthetic" / "dynamic_rcnn.py",
+        work_dir=work,
+        run_dir=run,
+        seed=0,
+        data_root=data,
+        cfg_options=[f"train_cfg.max_epochs={EPOCHS}", "train_cfg.val_interval=1"],
+        python=sys.executable,
+    )
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dynrcnn.tools.train",
-            str(REPO / "configs" / "synthetic" / "dynamic_rcnn.py"),
-            "--work-dir",
-            str(work),
-            "--run-dir",
-            str(run),
-            "--seed",
-            "0",
-            "--data-root",
-            str(data),
-            "--threads",
-            "1",
-            "--cfg-options",
-            f"train_cfg.max_epochs={EPOCHS}",
-            "train_cfg.val_interval=1",
-        ],
+        cmd,
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -72,33 +65,18 @@ def test_evaluation_and_epoch_detections_share_the_inference(trained):
     from dynrcnn.tools import detect_epochs, evaluate
 
     root, run, _ = trained
-    evaluate.main(
-        [
-            "--run-dir",
-            str(run),
-            "--family",
-            "synthetic",
-            "--arm",
-            "dynamic_rcnn",
-            "--variant",
-            "default",
-            "--seed",
-            "0",
-            "--threads",
-            "1",
-        ]
-    )
+    evaluate.main(arguments(evaluate_command(run, family="synthetic", arm="dynamic_rcnn", variant="default", seed=0)))
     record = run_record.read_metrics(run / "metrics.json", expect=dict(arm="dynamic_rcnn", seed=0))
     assert record["provenance"]["checkpoint"] == f"epoch_{EPOCHS}.pth"
     final = json.loads((run / "detections" / "final.bbox.json").read_text())
     assert final  # the tiny training detects something, so the comparisons below compare boxes
     out = run / "epoch_detections"
-    detect_epochs.main(["--run-dir", str(run), "--threads", "1", "--out", str(out)])
+    detect_epochs.main(arguments(detect_epochs_command(run, out=out)))
     assert list(run_record.epoch_detection_files(out)) == list(range(1, EPOCHS + 1))
     # the last epoch's checkpoint is the final one: the same detections, number for number
     assert json.loads((out / f"epoch_{EPOCHS}.bbox.json").read_text()) == final
     # on the first 2 images: the same detections of those images
-    detect_epochs.main(["--run-dir", str(run), "--threads", "1", "--max-images", "2", "--out", str(out)])
+    detect_epochs.main(arguments(detect_epochs_command(run, out=out, max_images=2)))
     sample = json.loads((out / f"epoch_{EPOCHS}.bbox.json").read_text())
     images = json.loads((root / "data" / "annotations" / "instances_val.json").read_text())["images"]
     first = {image["id"] for image in images[:2]}

@@ -16,8 +16,10 @@ import pytest
 pytest.importorskip("mmdet")
 pytest.importorskip("tensorboard")
 pytest.importorskip("wandb")
+pytestmark = pytest.mark.slow  # real trainings
 
 from dynrcnn import run_record, tracking  # noqa: E402
+from dynrcnn.tools.commands import train_command  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 EPOCHS = 2
@@ -33,8 +35,16 @@ NOT_COMPARED = {"step", "time", "data_time", "eta", "memory"}
 
 def train_cmd(config, data, work, run, tracking_args, epochs=EPOCHS):
     options = [o if not o.startswith("train_cfg.max_epochs") else f"train_cfg.max_epochs={epochs}" for o in CFG_OPTIONS]
-    head = [sys.executable, "-m", "dynrcnn.tools.train", str(config), "--work-dir", str(work), "--run-dir", str(run)]
-    return head + ["--seed", "0", "--data-root", str(data), "--threads", "1", *tracking_args, "--cfg-options", *options]
+    return train_command(
+        config,
+        work_dir=work,
+        run_dir=run,
+        seed=0,
+        data_root=data,
+        cfg_options=options,
+        extra=tracking_args,
+        python=sys.executable,
+    )
 
 
 def _env(extra, pythonpath=()):

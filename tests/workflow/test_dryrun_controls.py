@@ -1,6 +1,6 @@
 """Dry runs of the control configs through the real `snakemake` command: the COCO controls config on a fake COCO
-tree, the static endpoint's place in the DAG (after the full run, before its own training), and a bad controls
-config stopped before any job."""
+tree, the static endpoint's place in the DAG (after the full run, before its own training). (A bad controls config
+is one error line: tests/pipeline/test_controls.py; how the workflow stops on one: tests/workflow/test_dryrun.py.)"""
 
 import re
 
@@ -34,14 +34,3 @@ def test_coco_controls_config_dry_run(tmp_path, smk, fake_coco):
     iou = _job(proc.stdout, "train", f"{runs}/baseline/iou0.7/seed1/train_manifest.json")
     assert "model.train_cfg.rcnn.assigner.pos_iou_thr=0.7" in iou
     assert "model.train_cfg.rcnn.assigner.min_pos_iou=0.7" in iou
-
-
-def test_bad_controls_stop_the_workflow_before_any_job(tmp_path, smk):
-    config = smk.write_config(tmp_path / "c.yaml", "tiny.yaml", arms=["baseline"], controls={"static_endpoint": True})
-    proc = smk.run(tmp_path, "-n", configfiles=[config])
-    assert proc.returncode != 0
-    assert re.search(
-        r"Invalid pipeline config: controls\.static_endpoint is true but arms has no 'dynamic_rcnn'", proc.stdout
-    )
-    assert proc.stdout.count("Invalid pipeline config") == 1
-    assert not (tmp_path / "results").exists()

@@ -1,21 +1,25 @@
 """Input functions and parameters of the rules: lookups in the plan (dynrcnn.pipeline, built by the Snakefile)."""
 
-import os
 import re
 import shlex
 import sys
 from pathlib import Path
 
 from dynrcnn import run_record
+from dynrcnn.pipeline import Run
+from dynrcnn.tools import commands
 
 # The interpreter running Snakemake has the project's stack; a bare `python` may be another one. With --sdm conda,
 # the rule's environment provides `python`. The rule environments do not install this project, so its packages
-# (dynrcnn, analysis) are imported from the repository: PYTHONPATH through `env`, which also works inside the train
-# rule's $launch.
+# (dynrcnn, analysis) are imported from the repository: PYTHONPATH through `env`, which also reaches the processes
+# torchrun starts.
 DEPLOYMENT = {str(method) for method in workflow.deployment_settings.deployment_method}
-PYTHON = "env PYTHONPATH={} {}".format(
-    shlex.quote(workflow.basedir), "python" if "conda" in DEPLOYMENT else shlex.quote(sys.executable)
-)
+PYTHON_ARGS = [
+    "env",
+    f"PYTHONPATH={workflow.basedir}",
+    "python" if "conda" in DEPLOYMENT else sys.executable,
+]
+PYTHON = shlex.join(PYTHON_ARGS)
 
 
 def data_input(wildcards=None):
@@ -32,34 +36,41 @@ def train_config_bases(wildcards):
     return PLAN.arm_config_bases[wildcards.arm]
 
 
-def work_dir(wildcards):
-    """Checkpoints and attempt logs: deliberately not a declared output (Snakemake deletes those before a rerun)."""
-    return run_record.work_dir(wildcards.family, wildcards.arm, wildcards.variant, wildcards.seed)
-
-
 def cfg_options(wildcards):
     """The run's mmengine --cfg-options as one shell-quoted string."""
     return PLAN.cfg_options_args(wildcards.variant)
-
-
-def tracking_args(wildcards, output):
-    """The training's tracking arguments (dynrcnn.tracking). Tracking is not part of the experiment: a param function
-    of the output counts as derived from the files, which Snakemake leaves out of its params rerun trigger, so
-    switching tracking on or off retrains nothing (tests/workflow/test_e2e.py checks it)."""
-    return PLAN.tracking_args
 
 
 def deterministic_flag(wildcards):
     return "--deterministic" if PLAN.config["train"]["deterministic"] else ""
 
 
-def max_images_flag(wildcards):
-    return f"--max-images {PLAN.epoch_max_images}" if PLAN.epoch_max_images else ""
+def run_of(wildcards):
+    return Run(wildcards.arm, wildcards.variant, int(wildcards.seed))
 
 
-def run_dir_of(path):
-    """The run folder of one of its files (the rules derive it from their input or output)."""
-    return os.path.dirname(path)
+def train_shell(wildcards, threads, resources):
+    """The train job's command (the plan's, dynrcnn.tools.commands): torchrun for N > 1 GPUs or CPU processes
+    (processes_per_job; a SLURM job is one srun task; without CUDA the processes train on CPU with gloo), the job's
+    threads shared out among them; gpu_slots gives the job its GPUs on a local node (CUDA_VISIBLE_DEVICES; left
+    alone when set, as under SLURM, and hidden with gpus_per_job 0) and execs the launch, so the job's process is
+    the training itself (signals, kill and resume). A function of the threads: not part of the params rerun
+    trigger (the train rule's other params are)."""
+    train = PLAN.train_command(run_of(wildcards), threads, PYTHON_ARGS)
+    job = commands.job_command(train, gpus=resources.gpu, threads=PLAN.threads_per_process(threads), python=PYTHON_ARGS)
+    return commands.shell(job)
+
+
+def evaluate_shell(wildcards, output, threads, resources):
+    """The evaluate job's command (the plan's, dynrcnn.tools.commands), with its own GPU (gpu_slots)."""
+    evaluate = PLAN.evaluate_command(run_of(wildcards), output.metrics, threads, PYTHON_ARGS)
+    return commands.shell(commands.job_command(evaluate, gpus=resources.gpu, threads=threads, python=PYTHON_ARGS))
+
+
+def detect_epochs_shell(wildcards, output, threads, resources):
+    """The epoch_detections job's command (the plan's, dynrcnn.tools.commands), with its own GPU (gpu_slots)."""
+    detect = PLAN.detect_epochs_command(run_of(wildcards), output.epochs, threads, PYTHON_ARGS)
+    return commands.shell(commands.job_command(detect, gpus=resources.gpu, threads=threads, python=PYTHON_ARGS))
 
 
 def report_files(root, wrap=False):

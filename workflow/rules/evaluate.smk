@@ -17,15 +17,11 @@ rule evaluate:
     resources:
         **PLAN.eval_resources(),
     params:
-        python=PYTHON,
-        run_dir=lambda wildcards, input: run_dir_of(input.manifest),
         dataset=PLAN.dataset,
+        # the command (dynrcnn.tools.commands through the plan), with the evaluation's own GPU (gpu_slots)
+        command=evaluate_shell,
     shell:
-        # gpu_slots: the evaluation's own GPU on a local node (see the train rule)
-        "OMP_NUM_THREADS={threads} {params.python} -m dynrcnn.tools.gpu_slots --gpus {resources.gpu} -- "
-        "{params.python} -m dynrcnn.tools.evaluate --run-dir {params.run_dir} "
-        "--family {wildcards.family} --arm {wildcards.arm} --variant {wildcards.variant} --seed {wildcards.seed} "
-        "--dataset {params.dataset} --threads {threads} --out {output.metrics} > {log} 2>&1"
+        "{params.command} > {log} 2>&1"
 
 
 rule epoch_detections:
@@ -47,10 +43,7 @@ rule epoch_detections:
     resources:
         **PLAN.eval_resources(),
     params:
-        python=PYTHON,
-        run_dir=lambda wildcards, input: run_dir_of(input.manifest),
-        max_images=max_images_flag,
+        max_images=PLAN.epoch_max_images,
+        command=detect_epochs_shell,
     shell:
-        "OMP_NUM_THREADS={threads} {params.python} -m dynrcnn.tools.gpu_slots --gpus {resources.gpu} -- "
-        "{params.python} -m dynrcnn.tools.detect_epochs --run-dir {params.run_dir} --threads {threads} "
-        "{params.max_images} --out {output.epochs} > {log} 2>&1"
+        "{params.command} > {log} 2>&1"

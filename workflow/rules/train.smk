@@ -24,31 +24,18 @@ rule train:
     resources:
         **PLAN.train_resources(),
     params:
-        python=PYTHON,
-        work_dir=work_dir,
-        run_dir=lambda wildcards, output: run_dir_of(output.manifest),
+        # what the run is: a change retrains it (Snakemake's params rerun trigger); the command renders them
         data_root=PLAN.data_root,
         dataset=PLAN.dataset,
         cfg_options=cfg_options,
         deterministic=deterministic_flag,
-        tracking=tracking_args,
         control=control_flags,
-        # torchrun starts one process per GPU (on CPU: processes_per_job): the job's threads are shared out
         processes=PLAN.train_processes,
-        threads_per_process=lambda wildcards, threads: max(1, threads // PLAN.train_processes),
+        # the command (dynrcnn.tools.commands through the plan); its tracking arguments are not part of the
+        # experiment, and a function of the threads is left out of the rerun trigger, so switching tracking on or
+        # off retrains nothing (tests/workflow/test_e2e.py checks it)
+        command=train_shell,
     shell:
-        # N > 1 GPUs or CPU processes (processes_per_job): one torchrun with N processes (a SLURM job is one srun
-        # task; without CUDA the processes train on CPU with gloo). gpu_slots gives the job its GPUs on a local
-        # node (CUDA_VISIBLE_DEVICES; left alone when set, as under SLURM, and hidden with gpus_per_job 0)
-        # and execs the launch, so the job's process is the training itself (signals, kill and resume). Snakemake
-        # empties the log of a job it reruns; each attempt's own mmengine log stays in the work dir
+        # Snakemake empties the log of a job it reruns; each attempt's own mmengine log stays in the work dir
         # ({timestamp}/{timestamp}.log).
-        "if [ {params.processes} -gt 1 ]; then "
-        "launch='{params.python} -m torch.distributed.run --standalone --nproc-per-node={params.processes}'; "
-        "launcher=pytorch; else launch='{params.python}'; launcher=none; fi; "
-        "OMP_NUM_THREADS={params.threads_per_process} "
-        "{params.python} -m dynrcnn.tools.gpu_slots --gpus {resources.gpu} -- "
-        "$launch -m dynrcnn.tools.train {input.config} --work-dir {params.work_dir} "
-        "--run-dir {params.run_dir} --seed {wildcards.seed} --data-root {params.data_root} "
-        "--dataset {params.dataset} --threads {params.threads_per_process} --launcher $launcher "
-        "{params.deterministic} {params.cfg_options} {params.control} {params.tracking} > {log} 2>&1"
+        "{params.command} > {log} 2>&1"

@@ -11,9 +11,8 @@ from mmengine.model import is_model_wrapper
 
 from dynrcnn.models.roi_heads.ablation_roi_head import AblationRoIHead
 
-# Keys written to the MessageHub as ``train/dynrcnn/<name>`` (and to
-# ``vis_data/scalars.json`` as ``dynrcnn/<name>``).
-PER_ITER_KEYS = ("iou_thr", "beta", "pos_per_img")
+# Keys written to the MessageHub as ``train/dynrcnn/<name>`` (and to ``vis_data/scalars.json`` as
+# ``dynrcnn/<name>``): every iteration's (see the class docstring), and these, only on some iterations.
 TRANSIENT_KEYS = ("iou_stat", "beta_stat", "updated_iou_thr", "updated_beta")
 #: Checkpoint layout of the dynamic state: one entry per rank (version 1, before multi-process support, held
 #: the single process's ``{head name: state}`` directly).

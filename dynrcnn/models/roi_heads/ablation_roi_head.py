@@ -58,7 +58,7 @@ from torch import Tensor
 
 # The settings (model.train_cfg.rcnn.dynamic_rcnn), their defaults and their checker (standard library only: the
 # pipeline checks train.cfg_options with it while the DAG is built).
-from dynrcnn.dynamic_settings import CFG_PATH
+from dynrcnn.dynamic_settings import DYNAMIC_RCNN_KEY
 from dynrcnn.dynamic_settings import check_dynamic_cfg as _check_dynamic_cfg
 
 # Same guard as MMDetection's DynamicRoIHead: a smaller median keeps the
@@ -146,7 +146,7 @@ class AblationRoIHead(StandardRoIHead):
         if cfg["dynamic_loss"] and not isinstance(self.bbox_head.loss_bbox, SmoothL1Loss):
             raise ValueError(
                 "`roi_head.bbox_head.loss_bbox` must be SmoothL1Loss when "
-                f"`{CFG_PATH}.dynamic_loss` is True, got "
+                f"`{DYNAMIC_RCNN_KEY}.dynamic_loss` is True, got "
                 f"{type(self.bbox_head.loss_bbox).__name__}."
             )
         if not (cfg["dynamic_label"] or cfg["dynamic_loss"]):

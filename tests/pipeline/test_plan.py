@@ -30,8 +30,8 @@ def _variants(plan, arm):
 
 def test_default_config_plan(make_config):
     plan = build(make_config("default.yaml"))
-    assert plan.runs == [Run(arm, "default", seed) for arm in ARMS for seed in (0, 1, 2)]
-    run_dirs = [f"results/runs/synthetic/{arm}/default/seed{seed}" for arm in ARMS for seed in (0, 1, 2)]
+    assert plan.runs == [Run(arm, "default", seed) for arm in ARMS for seed in (0, 1, 2, 3)]
+    run_dirs = [f"results/runs/synthetic/{arm}/default/seed{seed}" for arm in ARMS for seed in (0, 1, 2, 3)]
     # per-epoch detections: the lowest seed of each arm only, the one the sample figures draw
     detected = [f"results/runs/synthetic/{arm}/default/seed0/epoch_detections" for arm in ARMS]
     assert plan.epoch_detection_runs == [Run(arm, "default", 0) for arm in ARMS]
@@ -385,5 +385,5 @@ def test_planning_imports_neither_torch_nor_mmdet(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
-    # 4 arms x 3 seeds, the dataset folder reused; + 1 sweep point x 3 seeds
-    assert out.stdout.split("\n")[:4] == ["12 12", "[]", "15", "[]"], out.stdout
+    # 4 arms x 4 seeds, the dataset folder reused; + 1 sweep point x 4 seeds
+    assert out.stdout.split("\n")[:4] == ["16 16", "[]", "20", "[]"], out.stdout

@@ -24,7 +24,7 @@ def test_plan_benchmark_files_are_the_rules_benchmark_files(make_config):
     expected += [
         patterns["epoch_detections"].format(family=plan.family, **run._asdict()) for run in plan.epoch_detection_runs
     ]
-    assert plan.benchmark_files == expected and len(expected) == 12 + 12 + 4
+    assert plan.benchmark_files == expected and len(expected) == 16 + 16 + 4
     for path in plan.benchmark_files:
         match = _PATH_RE.search(path)
         assert match and match["family"] == "synthetic"

@@ -20,9 +20,9 @@ def test_a_configfile_is_not_layered_over_the_default_file(tmp_path, smk):
     only_dla = tmp_path / "only_dla.yaml"
     only_dla.write_text("arms: [dla]\n")
     proc = smk.run(tmp_path, "-n", configfiles=[only_dla], check=True)
-    # dla only, with the schema's one seed (default.yaml trains four arms x 3 seeds)
+    # dla only, with the schema's one seed (default.yaml trains four arms x 4 seeds)
     assert smk.job_counts(proc.stdout)["train"] == 1
     assert _train_runtimes(proc.stdout) == ["60"]  # the schema's resources.train_runtime
     # without --configfile, default.yaml is the config
     proc = smk.run(tmp_path, "-n", check=True)
-    assert smk.job_counts(proc.stdout)["train"] == 12 and set(_train_runtimes(proc.stdout)) == {"30"}
+    assert smk.job_counts(proc.stdout)["train"] == 16 and set(_train_runtimes(proc.stdout)) == {"30"}

@@ -67,7 +67,7 @@ def test_default_config_dry_run(tmp_path, smk, monkeypatch):
     proc = smk.run(tmp_path, "-n", configfiles=[smk.configs / "default.yaml"], check=True)
     counts = smk.job_counts(proc.stdout)
     assert counts == dict(
-        synthetic_data=1, train=12, evaluate=12, epoch_detections=4, report=1, publish_report=1, all=1
+        synthetic_data=1, train=16, evaluate=16, epoch_detections=4, report=1, publish_report=1, all=1
     )
     # every job's shell is the plan's command: one process, one thread, no GPU, its log kept
     monkeypatch.chdir(tmp_path)
@@ -79,11 +79,11 @@ def test_default_config_dry_run(tmp_path, smk, monkeypatch):
         assert _expected(plan, python, "evaluate", run) in shells, run
     for run in plan.epoch_detection_runs:
         assert _expected(plan, python, "epoch_detections", run) in shells, run
-    assert len(plan.runs) == 12 and len(plan.epoch_detection_runs) == 4
+    assert len(plan.runs) == 16 and len(plan.epoch_detection_runs) == 4
     # every module run (`python -m dynrcnn...` / `-m analysis...`) imports the project from the repository, so the
     # rule environments need not install it (--sdm conda)
     runs = re.findall(r"(\S+ \S+ \S+) -m (?:dynrcnn|analysis)\.", proc.stdout)
-    assert len(runs) == 1 + (12 + 12 + 4) * 2 + 1  # data; train, evaluate, epoch detections (+ gpu_slots); report
+    assert len(runs) == 1 + (16 + 16 + 4) * 2 + 1  # data; train, evaluate, epoch detections (+ gpu_slots); report
     assert {r.lstrip("(") for r in runs} == {" ".join(python)}
     # a training's inputs: its arm's config and what that inherits (editing configs/synthetic/_base_.py retrains
     # every run), and the dataset
@@ -95,7 +95,7 @@ def test_default_config_dry_run(tmp_path, smk, monkeypatch):
     # the report reads exactly the runs of this config, into results/report/; publish_report copies it to reports/
     report = proc.stdout.split("rule report:")[1].split("Shell command:")[1].splitlines()[0]
     assert "seed7" not in proc.stdout
-    for option, seeds in (("--metrics", (0, 1, 2)), ("--scalars", (0, 1, 2)), ("--epoch-detections", (0,))):
+    for option, seeds in (("--metrics", (0, 1, 2, 3)), ("--scalars", (0, 1, 2, 3)), ("--epoch-detections", (0,))):
         files = report.split(f"{option} ")[1].split(" --")[0].split()
         expected = [(arm, f"seed{seed}") for arm in ARMS for seed in seeds]
         assert [(f.split("/")[3], f.split("/")[5]) for f in files] == expected, option

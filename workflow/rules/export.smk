@@ -16,7 +16,7 @@ rule export:
     params:
         python=PYTHON,
         family=PLAN.family,
-        runs=lambda wildcards, input: [run_dir_of(path) for path in input.metrics],
+        runs=lambda wildcards, input: [os.path.dirname(path) for path in input.metrics],
     shell:
         "{params.python} -m dynrcnn.tools.export --family {params.family} --out {output.export} "
         "{params.runs} > {log} 2>&1"

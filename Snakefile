@@ -51,10 +51,17 @@ for notice in PLAN.notices:
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/train.smk"
-include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/controls.smk"
+
+
+# report.from_runs (`make report`): the report from the run folders that exist, and no rule that makes them
+if not PLAN.from_runs:
+
+    include: "workflow/rules/data.smk"
+    include: "workflow/rules/train.smk"
+    include: "workflow/rules/evaluate.smk"
+    include: "workflow/rules/controls.smk"
+
+
 include: "workflow/rules/report.smk"
 
 

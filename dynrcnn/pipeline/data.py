@@ -30,15 +30,20 @@ def synthetic_marker(root):
     return f"{root}.ready"
 
 
-def data_root(config):
-    """The dataset root of a validated config, checked (see the module docstring), without a trailing slash."""
+def data_root(config, check=True):
+    """The dataset root of a validated config, checked (see the module docstring), without a trailing slash.
+
+    ``check=False`` (a report from the run folders alone, ``report.from_runs``): not checked, and None for a COCO
+    config without ``dataset.root``."""
     root = config["dataset"]["root"]
     if config["dataset"]["name"] == "synthetic":
         root = (root or DEFAULT_SYNTHETIC_ROOT).rstrip("/")
-        check_synthetic_root(root, config["dataset"]["synthetic"])
+        if check:
+            check_synthetic_root(root, config["dataset"]["synthetic"])
         return root
-    check_coco_root(root)
-    return root.rstrip("/")
+    if check:
+        check_coco_root(root)
+    return root.rstrip("/") if root else None
 
 
 def check_coco_root(root):

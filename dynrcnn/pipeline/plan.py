@@ -427,9 +427,13 @@ class Plan:
             scalars=self.run_files(run_record.SCALARS_FILE, self.report_runs),
             epoch_detections=self.report_epoch_detection_dirs,
         )
-        if not self.from_runs:
-            inputs["data"] = self.data_inputs
         return inputs
+
+    @property
+    def report_data_inputs(self):
+        """The dataset files the report job waits for (its sample figures draw val images): none with
+        ``report.from_runs``."""
+        return [] if self.from_runs else self.data_inputs
 
     @property
     def final_targets(self):

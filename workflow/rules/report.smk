@@ -8,6 +8,7 @@ if PLAN.report_enabled:
         report.from_runs, the runs whose files exist: the workflow then holds the report rules only)."""
         input:
             **PLAN.report_inputs,
+            data=PLAN.report_data_inputs,
         output:
             **report_files(PLAN.report_dir),
         log:

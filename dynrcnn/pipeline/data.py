@@ -105,3 +105,10 @@ def check_synthetic_root(root, settings):
             f"nothing was deleted. Choose another dataset.root for these parameters, or delete the folder {root!r} "
             f"and its marker {marker!r} to regenerate it"
         )
+    if os.path.exists(marker):  # an annotation file edited since the dataset was checked is checked again
+        from dynrcnn.data.check_dataset import DatasetCheckError, recheck_changed
+
+        try:
+            recheck_changed(root, "synthetic", marker)
+        except DatasetCheckError as e:
+            raise PipelineConfigError(str(e)) from None

@@ -24,6 +24,7 @@ import sys
 import time
 
 from dynrcnn import run_record
+from dynrcnn.data.check_dataset import annotation_hashes
 from dynrcnn.evaluation import inference
 from dynrcnn.evaluation.coco_metrics import evaluate_detections
 from dynrcnn.fileio import atomic_copy
@@ -138,6 +139,8 @@ def evaluate(args) -> str:
             **{f"eval_{k}": v for k, v in cpu_provenance().items()},
             eval_wall_time_s=time.time() - start,
             checkpoint=osp.basename(manifest["checkpoint"]),
+            # the annotation files the run was evaluated with (and trained with, unless edited in between)
+            annotations_sha256=annotation_hashes(manifest["data_root"], manifest["dataset"]),
         ),
     )
     out = args.out or osp.join(run_dir, run_record.METRICS_FILE)

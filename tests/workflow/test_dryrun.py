@@ -36,8 +36,9 @@ def test_default_config_dry_run(tmp_path, smk):
     # rule environments need not install it (--sdm conda); the training's $launch is that interpreter too
     python = f"env PYTHONPATH={smk.repo} {sys.executable}"
     runs = re.findall(r"(\S+ \S+ \S+) -m (?:dynrcnn|analysis)\.", proc.stdout)
-    # data, train (+ launcher) and evaluate of 4 arms x 3 seeds, epoch detections of each arm's seed 0, report
-    assert len(runs) == 1 + 12 * 2 + 12 * 2 + 4 * 2 + 1
+    # data (generate, then check: the .ready marker), train (+ launcher) and evaluate of 4 arms x 3 seeds, epoch
+    # detections of each arm's seed 0, report
+    assert len(runs) == 2 + 12 * 2 + 12 * 2 + 4 * 2 + 1
     assert {r.lstrip("(") for r in runs if not r.endswith("$launch")} == {python}  # (+ launcher), report
     assert proc.stdout.count(f"else launch='{python}'") == 12
     counts = smk.job_counts(proc.stdout)

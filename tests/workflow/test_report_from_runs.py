@@ -59,7 +59,6 @@ def test_report_from_the_run_folders_alone(tmp_path, smk):
     assert not (fresh / "results" / "data").exists() and not (fresh / "results" / "work").exists()
 
 
-@pytest.mark.e2e
 def test_missing_runs_are_named_and_coco_needs_no_dataset(tmp_path, smk):
     fresh = tmp_path / "fresh"
     _finished_tree(fresh, seeds=(0,))

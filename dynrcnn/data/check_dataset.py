@@ -332,8 +332,9 @@ def main(argv=None):
         print(f"{path}: {box_summary(found)}")
     record = dict(root=os.path.abspath(args.root), dataset=args.dataset, passed=checked, boxes=counts)
     record[HASHES_KEY] = annotation_hashes(args.root, args.dataset)
-    if args.dataset == "synthetic":  # the generator's parameters (its .complete marker), as the .ready marker held
-        with open(os.path.join(args.root, ".complete"), encoding="utf-8") as f:
+    generator = os.path.join(args.root, ".complete")  # a synthetic dataset's parameters (what .ready held before)
+    if args.dataset == "synthetic" and os.path.isfile(generator):
+        with open(generator, encoding="utf-8") as f:
             record["generator"] = json.load(f)
     atomic_write_json(args.out, record)
     print(f"{args.root}: {args.dataset} dataset checked ({args.out})")

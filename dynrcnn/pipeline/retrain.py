@@ -11,8 +11,8 @@ schedules no job whose outputs exist. What still retrains a finished run (one wh
   file as the reason in the dry run, until the run is trained with that request (a missing input made by another
   job would not do: Snakemake does not rerun a job whose outputs exist for it);
 * a **file it is trained from is newer** than its manifest (the arm's config, the ``_base_.py`` it inherits, the
-  dataset marker, a static control's endpoint file), or the dataset marker is missing (made again, it will be
-  newer): Snakemake's mtime trigger;
+  dataset marker, a static control's endpoint file): Snakemake's mtime trigger (a fresh clone's config files
+  are newer than run folders copied with their times);
 * the user asks: ``snakemake --forcerun results/runs/.../train_manifest.json`` (or deleting that file).
 
 A finished run whose checkpoints are gone (its work dir cleaned) is not retrained: its metrics, scalars and
@@ -186,15 +186,10 @@ def decide(plan):
         inputs = [plan.arm_configs[run.arm], *plan.arm_config_bases[run.arm], *plan.data_inputs]
         inputs += plan.control_inputs(run.variant, run.seed)
         newer = [p for p in inputs if (_mtime(p) or 0) > trained]
-        absent = [p for p in plan.data_inputs if _mtime(p) is None]
-        if absent:
+        if newer:
             decision.lines.append(
-                f"retrain {name}: the dataset's {', '.join(absent)} is missing (made again, it is newer than the run); "
+                f"retrain {name}: {', '.join(newer)} changed after it was trained (newer than {manifest_path}); "
                 "to rebuild only the report from the run folders: make report"
-            )
-        elif newer:
-            decision.lines.append(
-                f"retrain {name}: {', '.join(newer)} changed after it was trained (newer than {manifest_path})"
             )
         elif not os.path.isfile(manifest["checkpoint"]):
             lost.append(manifest_path)

@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-complete
 
-.PHONY: env run test test-fast test-e2e test-slow test-cluster lint format forecast
+.PHONY: env run report test test-fast test-e2e test-slow test-cluster lint format forecast
 
 # The environment is (re)made when the pins or the setup script change; the script itself is idempotent.
 $(STAMP): scripts/setup_env.sh requirements/pinned.txt pyproject.toml
@@ -23,6 +23,14 @@ run: $(STAMP)
 # per iteration (python -m dynrcnn.pipeline.forecast; README "Before you spend the GPU-hours").
 forecast: $(STAMP)
 	$(PY) -m dynrcnn.pipeline.forecast $(or $(CONFIG),configs/pipeline/default.yaml) --spi $(or $(SPI),$(error SPI=seconds per iteration is required))
+
+# The report of the config (the embedded default, or CONFIG="A.yaml ...") from the run folders under results/runs/
+# alone (report.from_runs: configs/pipeline/report_from_runs.yaml): no dataset, checkpoint or work dir needed, no
+# training, evaluation or dataset job; runs of the config that are missing are named in one notice.
+report: $(STAMP)
+	$(if $(CONFIG),@$(PY) -m dynrcnn.pipeline $(CONFIG) configs/pipeline/report_from_runs.yaml)
+	$(VENV)/bin/snakemake --cores 1 --configfile $(or $(CONFIG),configs/pipeline/default.yaml) \
+		configs/pipeline/report_from_runs.yaml $(ARGS)
 
 # Every check: the lint, then the fast unit tests, the slow learning test, the end-to-end pipeline test and the
 # cluster rehearsal (a single-node SLURM cluster; as root, else those tests skip).

@@ -29,7 +29,7 @@ report: "workflow/report/workflow.rst"
 # nor the rule environments need the project installed. The plan is computed whole here, so the path is restored.
 sys.path.insert(0, workflow.basedir)
 try:
-    from dynrcnn.pipeline import PipelineConfigError, build
+    from dynrcnn.pipeline import PipelineConfigError, build, retrain
     from dynrcnn.pipeline.locks import clear_stale_lock
     from dynrcnn.run_record import ARMS, VARIANT_PATTERN
     from dynrcnn.tools import orphan_guard
@@ -42,19 +42,30 @@ try:
             print(lock_notice, file=sys.stderr)
         orphan_guard.export()
     PLAN = build(config, repo=workflow.basedir)
+    # which finished runs are retrained and why (dynrcnn.pipeline.retrain; the profiles' rerun-triggers: mtime)
+    RETRAIN = retrain.Decision() if PLAN.from_runs else retrain.decide(PLAN)
 except PipelineConfigError as e:
     raise WorkflowError(f"Invalid pipeline config: {e}") from None
 finally:
     sys.path.remove(workflow.basedir)
-for notice in PLAN.notices:
-    print(notice, file=sys.stderr)
+if workflow.is_main_process:
+    for notice in PLAN.notices + RETRAIN.lines:
+        print(notice, file=sys.stderr)
+    retrain.write_markers(RETRAIN)
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/train.smk"
-include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/controls.smk"
+
+
+# report.from_runs (`make report`): the report from the run folders that exist, and no rule that makes them
+if not PLAN.from_runs:
+
+    include: "workflow/rules/data.smk"
+    include: "workflow/rules/train.smk"
+    include: "workflow/rules/evaluate.smk"
+    include: "workflow/rules/controls.smk"
+
+
 include: "workflow/rules/report.smk"
 include: "workflow/rules/export.smk"
 include: "workflow/rules/verify.smk"

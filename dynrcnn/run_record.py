@@ -438,10 +438,13 @@ PROVENANCE_KEYS = (
     "eval_wall_time_s",
     "checkpoint",
     "weights_sha256",
+    "annotations_sha256",
 )
 
 
-def provenance_record(manifest, git_commit, packages, eval_device, eval_cpu, eval_wall_time_s, weights_sha256=None):
+def provenance_record(
+    manifest, git_commit, packages, eval_device, eval_cpu, eval_wall_time_s, weights_sha256=None, annotations_sha256=None
+):
     """The ``provenance`` block of a run's metrics.json.
 
     Args:
@@ -452,6 +455,7 @@ def provenance_record(manifest, git_commit, packages, eval_device, eval_cpu, eva
         eval_cpu (dict): the evaluating machine's ``cpu_model`` and ``cpu_capability``.
         eval_wall_time_s (float): the evaluation's wall time.
         weights_sha256 (str | None): SHA-256 of the final checkpoint file (what `export` checks its weights against).
+        annotations_sha256 (dict | None): annotation file name -> SHA-256, as the evaluation read them.
 
     Returns:
         dict: :data:`PROVENANCE_KEYS`, in that order.
@@ -465,6 +469,7 @@ def provenance_record(manifest, git_commit, packages, eval_device, eval_cpu, eva
         eval_wall_time_s=eval_wall_time_s,
         checkpoint=os.path.basename(manifest["checkpoint"]),
         weights_sha256=weights_sha256,
+        annotations_sha256=annotations_sha256,
     )
     return record
 

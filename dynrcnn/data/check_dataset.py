@@ -30,8 +30,11 @@ ignored region. The check
 The synthetic dataset generator (:mod:`dynrcnn.data.synthetic`) checks its annotations with :func:`check_boxes`
 before the dataset is complete, and skips none.
 
-``--out`` (a small JSON record of the checked files and their box counts) is written only when everything passes;
-a problem is one line on stderr and exit status 1.
+``--out`` (a small JSON record of the checked files, their box counts and their SHA-256) is written only when
+everything passes; a problem is one line on stderr and exit status 1. The ``synthetic_data`` rule writes the
+synthetic dataset's ``.ready`` marker this way (with the generator's parameters), and the pipeline compares the
+annotation files' SHA-256 with it each time it builds the DAG: a file changed since it was checked is checked again
+(:func:`recheck_changed`), so an edited box fails before any training.
 """
 
 import argparse
@@ -62,6 +65,10 @@ BORDER_TOLERANCE_PX = 1.0
 BORDER_TOLERANCE = 0.01
 #: How many skipped annotations' ids the log and the record name.
 SHOWN_IDS = 10
+
+
+#: The key of a check record (``--out``, the synthetic ``.ready`` marker) holding {annotation file: SHA-256}.
+HASHES_KEY = "annotations_sha256"
 
 
 class DatasetCheckError(ValueError):
@@ -249,6 +256,63 @@ def check(root, dataset="coco", counts=None):
     return checked
 
 
+def annotation_files(dataset):
+    """The train and val annotation files of a layout, relative to its root."""
+    layout = DATASET_LAYOUTS[dataset]
+    return [layout["train"][0], layout["val"][0]]
+
+
+def annotation_hashes(root, dataset):
+    """``{annotation file (relative to root): SHA-256}`` of a dataset root's train and val annotation files (None
+    for a missing one)."""
+    from dynrcnn.provenance import sha256_file
+
+    hashes = {}
+    for rel in annotation_files(dataset):
+        path = os.path.join(root, rel)
+        hashes[rel] = sha256_file(path) if os.path.isfile(path) else None
+    return hashes
+
+
+def recheck_changed(root, dataset, record_path):
+    """Check again the annotation files of ``root`` whose SHA-256 differs from the one the check record
+    ``record_path`` holds (every file when it holds none: a record of an older version).
+
+    Args:
+        root (str): the dataset root.
+        dataset (str): its layout.
+        record_path (str): a check record (``--out`` of :func:`main`; the synthetic dataset's ``.ready`` marker).
+
+    Returns:
+        list[str]: the changed files (relative to ``root``); they passed the check.
+
+    Raises:
+        DatasetCheckError: a changed file fails it; one line naming the file, the annotation and the fix.
+    """
+    try:
+        with open(record_path, encoding="utf-8") as f:
+            recorded = json.load(f).get(HASHES_KEY) or {}
+    except (OSError, ValueError, AttributeError):
+        recorded = {}
+    changed = [rel for rel, sha in annotation_hashes(root, dataset).items() if recorded.get(rel) != sha]
+    for rel in changed:
+        path = os.path.join(root, rel)
+        data, problem = _load(path)
+        problem = problem or structure_problem(data)
+        try:
+            if not problem:
+                check_boxes(data)
+        except BoxError as e:
+            problem = str(e)
+        if problem:
+            since = "changed since the dataset was checked" if recorded else "not recorded in the dataset's check"
+            raise DatasetCheckError(
+                f"{path} ({since}: its SHA-256 differs from {record_path}'s) fails the check: {problem}. "
+                f"{BOX_FIX[dataset]}"
+            )
+    return changed
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", required=True, help="the dataset root")
@@ -267,6 +331,11 @@ def main(argv=None):
     for path, found in counts.items():
         print(f"{path}: {box_summary(found)}")
     record = dict(root=os.path.abspath(args.root), dataset=args.dataset, passed=checked, boxes=counts)
+    record[HASHES_KEY] = annotation_hashes(args.root, args.dataset)
+    generator = os.path.join(args.root, ".complete")  # a synthetic dataset's parameters (what .ready held before)
+    if args.dataset == "synthetic" and os.path.isfile(generator):
+        with open(generator, encoding="utf-8") as f:
+            record["generator"] = json.load(f)
     atomic_write_json(args.out, record)
     print(f"{args.root}: {args.dataset} dataset checked ({args.out})")
     return 0

@@ -24,15 +24,20 @@ def synthetic_marker(root):
     return f"{root}.ready"
 
 
-def data_root(config):
-    """The dataset root of a validated config, checked (see the module docstring), without a trailing slash."""
+def data_root(config, check=True):
+    """The dataset root of a validated config, checked (see the module docstring), without a trailing slash.
+
+    ``check=False`` (a report from the run folders alone, ``report.from_runs``): not checked, and None for a COCO
+    config without ``dataset.root``."""
     root = config["dataset"]["root"]
     if config["dataset"]["name"] == "synthetic":
         root = (root or DEFAULT_SYNTHETIC_ROOT).rstrip("/")
-        check_synthetic_root(root, config["dataset"]["synthetic"])
+        if check:
+            check_synthetic_root(root, config["dataset"]["synthetic"])
         return root
-    check_coco_root(root)
-    return root.rstrip("/")
+    if check:
+        check_coco_root(root)
+    return root.rstrip("/") if root else None
 
 
 def check_coco_root(root):
@@ -89,3 +94,10 @@ def check_synthetic_root(root, settings):
             f"nothing was deleted. Choose another dataset.root for these parameters, or delete the folder {root!r} "
             f"and its marker {marker!r} to regenerate it"
         )
+    if os.path.exists(marker):  # an annotation file edited since the dataset was checked is checked again
+        from dynrcnn.data.check_dataset import DatasetCheckError, recheck_changed
+
+        try:
+            recheck_changed(root, "synthetic", marker)
+        except DatasetCheckError as e:
+            raise PipelineConfigError(str(e)) from None

@@ -75,7 +75,9 @@ class Plan:
         self.repo = Path(repo)
         self.family = config["family"]
         self.dataset = config["dataset"]["name"]
-        self.data_root = data.data_root(config) if check_data else (config["dataset"]["root"] or "").rstrip("/")
+        # a report from the run folders alone needs no dataset: its root is not checked
+        self.from_runs = config["report"]["from_runs"]
+        self.data_root = data.data_root(config, check=check_data and not self.from_runs)
         self.notices = []
         self.checking = config["check"]["enabled"]
         arms = list(dict.fromkeys(config["arms"] + (config["sweeps"]["arms"] if self.sweeping else [])))
@@ -87,6 +89,8 @@ class Plan:
         # (analysis.outputs names them; standard library only)
         self.report_outputs = list(OUTPUTS)
         self.report_categories = {rel: CATEGORIES.get(rel, "Report") for rel in OUTPUTS}
+        if self.from_runs:
+            self.notices += self._check_report_runs()
 
     # ------------------------------------------------------------------------------------------------ the runs
     @property
@@ -439,7 +443,65 @@ class Plan:
     # ---------------------------------------------------------------------------------------------- the report
     @property
     def report_enabled(self):
-        return self.config["report"]["enabled"] and not self.checking
+        return (self.config["report"]["enabled"] or self.from_runs) and not self.checking
+
+    @functools.cached_property
+    def report_runs(self):
+        """The runs the report reads: every run of the plan, or with ``report.from_runs`` those whose metrics.json
+        and scalars.json exist (the run folders alone)."""
+        if not self.from_runs:
+            return self.runs
+        files = (run_record.METRICS_FILE, run_record.SCALARS_FILE)
+        return [r for r in self.runs if all(os.path.isfile(f"{self.run_dir(r)}/{name}") for name in files)]
+
+    @functools.cached_property
+    def report_epoch_detection_dirs(self):
+        """The report's ``epoch_detections`` folders: those of :meth:`epoch_detection_dirs`, or with
+        ``report.from_runs`` those of the lowest seed of each arm and variant among :attr:`report_runs` when every
+        one of them exists (else none: the sample figures then say so)."""
+        if not self.from_runs:
+            return self.epoch_detection_dirs()
+        if not self.epoch_detections:
+            return []
+        dirs = self.run_files(run_record.EPOCH_DETECTIONS_DIR, run_record.lowest_seed_runs(self.report_runs))
+        return dirs if all(os.path.isdir(d) for d in dirs) else []
+
+    def _check_report_runs(self):
+        """``report.from_runs``: refuse a tree without any run of the plan; the notices naming the runs left out."""
+        found, root = self.report_runs, f"{run_record.RUNS_ROOT}/{self.family}"
+        if not found:
+            raise PipelineConfigError(
+                f"report.from_runs: none of the {len(self.runs)} runs of this config has its "
+                f"{run_record.METRICS_FILE} and {run_record.SCALARS_FILE} under {root}/ (e.g. "
+                f"{self.run_dir(self.runs[0])}); copy the results/runs/ folder of the finished pipeline here, or "
+                "give the config those runs were made with"
+            )
+        notices = []
+        missing = [run_record.run_name(*r) for r in self.runs if r not in found]
+        if missing:
+            notices.append(
+                f"report.from_runs: {len(missing)} of the {len(self.runs)} runs of this config have no "
+                f"{run_record.METRICS_FILE} or {run_record.SCALARS_FILE} under {root}/ and are left out of the "
+                f"report (it shows the n it has per arm): {', '.join(missing)}"
+            )
+        lowest = run_record.lowest_seed_runs(found) if self.epoch_detections else []
+        if lowest and not self.report_epoch_detection_dirs:
+            notices.append(
+                "report.from_runs: the epoch_detections folder of the lowest seed of some arm or variant is missing; "
+                "the sample-detection figures are drawn without per-epoch detections"
+            )
+        return notices
+
+    @property
+    def report_val_args(self):
+        """The report's ``--val-ann``/``--val-images`` (the sample figures' images); with ``report.from_runs``
+        only when the val annotation file and image folder exist."""
+        if self.data_root is None:
+            return ""
+        ann, images = self.val_annotations, self.val_images
+        if self.from_runs and not (os.path.isfile(ann) and os.path.isdir(images)):
+            return ""
+        return f"--val-ann {shlex.quote(ann)} --val-images {shlex.quote(images)}"
 
     @property
     def report_dir(self):
@@ -455,9 +517,9 @@ class Plan:
     def report_inputs(self):
         """The run files the report reads: exactly the runs of this config (never a folder scan)."""
         inputs = dict(
-            metrics=self.run_files(run_record.METRICS_FILE),
-            scalars=self.run_files(run_record.SCALARS_FILE),
-            epoch_detections=self.epoch_detection_dirs(),
+            metrics=self.run_files(run_record.METRICS_FILE, self.report_runs),
+            scalars=self.run_files(run_record.SCALARS_FILE, self.report_runs),
+            epoch_detections=self.report_epoch_detection_dirs,
         )
         return inputs
 
@@ -473,11 +535,19 @@ class Plan:
         return [benchmark_path(rule, self.family, *run) for rule, run in jobs]
 
     @property
+    def report_data_inputs(self):
+        """The dataset files the report job waits for (its sample figures draw val images): none with
+        ``report.from_runs``."""
+        return [] if self.from_runs else self.data_inputs
+
+    @property
     def final_targets(self):
         """What ``snakemake`` alone makes: every run's metrics (and per-epoch detections), then the report; for an
-        acceptance check, its gates' verdict."""
+        acceptance check, its gates' verdict; with ``report.from_runs`` the report only."""
         if self.checking:
             return [self.check_marker]
+        if self.from_runs:
+            return [f"{self.published_report_dir}/{rel}" for rel in self.report_outputs]
         targets = self.run_files(run_record.METRICS_FILE)
         targets += self.epoch_detection_dirs()
         if self.report_enabled:

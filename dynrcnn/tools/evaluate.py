@@ -24,6 +24,7 @@ import sys
 import time
 
 from dynrcnn import controls, run_record
+from dynrcnn.data.check_dataset import annotation_hashes
 from dynrcnn.dynamic_settings import settings_of
 from dynrcnn.evaluation import inference
 from dynrcnn.evaluation.coco_metrics import evaluate_detections
@@ -129,6 +130,8 @@ def evaluate(args) -> str:
             eval_cpu=cpu_provenance(),
             eval_wall_time_s=time.time() - start,
             weights_sha256=weights,
+            # the annotation files the run was evaluated with (and trained with, unless edited in between)
+            annotations_sha256=annotation_hashes(manifest["data_root"], manifest["dataset"]),
         ),
     )
     out = args.out or osp.join(run_dir, run_record.METRICS_FILE)

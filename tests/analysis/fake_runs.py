@@ -164,6 +164,7 @@ def write_run(
     dets_per_image=3,
     undefined_small=False,
     control=None,
+    provenance=None,
 ):
     """Write one fake run.
 
@@ -184,6 +185,7 @@ def write_run(
         dets_per_image (int): detections per image per epoch.
         undefined_small (bool): APS = -1.
         control (dict, optional): the ``run.control`` block of a control variant (:func:`fake_control`).
+        provenance (dict, optional): keys of the ``provenance`` block to replace (e.g. ``git_commit``).
 
     Returns:
         Path: the run folder.
@@ -218,6 +220,7 @@ def write_run(
             "gpus": 1,
             "images_per_gpu": 2,
             "lr": 0.02,
+            **(provenance or {}),
         },
     }
     (run_dir / rr.METRICS_FILE).write_text(json.dumps(metrics))

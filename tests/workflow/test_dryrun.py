@@ -83,7 +83,8 @@ def test_default_config_dry_run(tmp_path, smk, monkeypatch):
     # every module run (`python -m dynrcnn...` / `-m analysis...`) imports the project from the repository, so the
     # rule environments need not install it (--sdm conda)
     runs = re.findall(r"(\S+ \S+ \S+) -m (?:dynrcnn|analysis)\.", proc.stdout)
-    assert len(runs) == 1 + (16 + 16 + 4) * 2 + 1  # data; train, evaluate, epoch detections (+ gpu_slots); report
+    # data (generate, then check: the .ready marker); train, evaluate, epoch detections (+ gpu_slots); report
+    assert len(runs) == 2 + (16 + 16 + 4) * 2 + 1
     assert {r.lstrip("(") for r in runs} == {" ".join(python)}
     # a training's inputs: its arm's config and what that inherits (editing configs/synthetic/_base_.py retrains
     # every run), and the dataset

@@ -10,6 +10,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -152,9 +153,10 @@ def test_tiny_pipeline_resume_metrics_and_repeatability(tmp_path, smk):
         for arm in (KILLED_ARM, OTHER_ARM)
     }
 
-    # 3. a further invocation has nothing to do, also with tracking switched on (not part of the experiment)
+    # 3. a further invocation has nothing to do (the finished runs' training requests are the recorded ones), also
+    # with tracking switched on (not part of the experiment)
     proc = smk.run(work, "-n", configfiles=[config], check=True)
-    assert "Nothing to be done" in proc.stdout, proc.stdout[-3000:]
+    assert "Nothing to be done" in proc.stdout and "retrain " not in proc.stdout, proc.stdout[-3000:]
     tracked = smk.write_config(tmp_path / "tracked.yaml", base="tiny.yaml", tracking=dict(backends=["tensorboard"]))
     proc = smk.run(work, "-n", configfiles=[tracked], check=True)
     assert "Nothing to be done" in proc.stdout, proc.stdout[-3000:]
@@ -169,3 +171,32 @@ def test_tiny_pipeline_resume_metrics_and_repeatability(tmp_path, smk):
     )
     assert record["metrics"] == records[OTHER_ARM]["metrics"]
     assert record["run"] == records[OTHER_ARM]["run"]
+
+    # 5. only results/runs/ copied into a fresh tree: `make report` (report.from_runs) plans the report jobs only and
+    # rebuilds the tables the report tool makes from the finished tree
+    reference = tmp_path / "reference"
+    runs = sorted(p.parent.relative_to(work) for p in (work / "results" / "runs").rglob("metrics.json"))
+    subprocess.run(
+        [sys.executable, "-m", "analysis.report", "--metrics", *[f"{r}/metrics.json" for r in runs]]
+        + ["--scalars", *[f"{r}/scalars.json" for r in runs], "--epoch-detections"]
+        + [f"{r}/epoch_detections" for r in runs]
+        + ["--out-dir", str(reference), "--family", "synthetic", "--dataset", "synthetic"],
+        check=True,
+        cwd=work,
+        env={**os.environ, "PYTHONPATH": str(smk.repo)},
+        capture_output=True,
+    )
+    fresh = tmp_path / "fresh"
+    shutil.copytree(work / "results" / "runs", fresh / "results" / "runs")
+    from_runs = [config, smk.configs / "report_from_runs.yaml"]
+    proc = smk.run(fresh, "-n", configfiles=from_runs, check=True)
+    assert smk.job_counts(proc.stdout) == dict(report=1, publish_report=1, all=1), proc.stdout[-3000:]
+    smk.run(fresh, "--cores", "1", configfiles=from_runs, check=True)
+    for table in sorted((reference / "tables").iterdir()):
+        assert (fresh / "reports" / "synthetic" / "tables" / table.name).read_bytes() == table.read_bytes(), table
+
+    # 6. the work dirs cleaned: nothing is retrained, one line says how to retrain a run
+    shutil.rmtree(work / "results" / "work")
+    proc = smk.run(work, "-n", configfiles=[config], check=True)
+    assert "Nothing to be done" in proc.stdout, proc.stdout[-3000:]
+    assert "2 finished runs have no checkpoint left (work dir cleaned): not retrained" in proc.stdout

@@ -2,8 +2,10 @@
 rerun, never the dataset), a rerun with the same parameters reuses the dataset, and other parameters are refused while
 the DAG is built, before any job, with nothing deleted (each unusable dataset.root: tests/pipeline/test_plan.py)."""
 
+import json
 import re
 
+from dynrcnn.data.check_dataset import annotation_hashes
 from dynrcnn.data.synthetic import COMPLETE_MARKER
 
 SMALL = dict(num_train=3, num_val=1, image_size=64, seed=0)
@@ -35,7 +37,11 @@ def test_rerun_reuses_the_dataset_and_other_parameters_are_refused(tmp_path, smk
         assert "rule synthetic_data" in proc.stdout
         assert "synthetic dataset ready" in log.read_text()
         assert file_state(root) == generated
-        assert (tmp_path / marker).read_text() == (root / COMPLETE_MARKER).read_text()
+        # the marker: the dataset check's record, with the generator's parameters and the annotation files' SHA-256
+        record = json.loads((tmp_path / marker).read_text())
+        assert record["generator"] == json.loads((root / COMPLETE_MARKER).read_text())
+        assert record["annotations_sha256"] == annotation_hashes(root, "synthetic")
+        assert None not in record["annotations_sha256"].values()
 
     # a generator parameter changed after the generation: refused while the DAG is built, the dataset intact
     changed = _config(smk, tmp_path / "changed.yaml", "results/data/tiny", num_train=4)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from dynrcnn import run_record
-from dynrcnn.pipeline import Run
+from dynrcnn.pipeline.plan import Run
 from dynrcnn.tools import commands
 
 # The interpreter running Snakemake has the project's stack; a bare `python` may be another one. With --sdm conda,
@@ -108,3 +108,9 @@ def control_inputs(wildcards):
 def control_flags(wildcards):
     """A static control's --cfg-options-file (its endpoint file), else nothing."""
     return PLAN.control_args(wildcards.variant, wildcards.seed)
+
+
+def retrain_input(wildcards):
+    """A finished run whose training request changed: its retrain marker (dynrcnn.pipeline.retrain), else nothing."""
+    path = RETRAIN.requests.get(Run(wildcards.arm, wildcards.variant, int(wildcards.seed)))
+    return [path] if path else []

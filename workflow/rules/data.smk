@@ -4,8 +4,9 @@ if PLAN.dataset == "synthetic":
 
     rule synthetic_data:
         """The dataset folder is not an output: Snakemake deletes a job's outputs before rerunning it, so the output
-        is a marker next to the folder (the generator's parameters, written once the dataset is complete). A rerun
-        with the same parameters reuses the dataset; other parameters are refused when the DAG is built."""
+        is a marker next to the folder (the generator's parameters and the annotation files' SHA-256, written by the
+        dataset check once the dataset is complete). A rerun with the same parameters reuses the dataset; other
+        parameters are refused when the DAG is built, and an annotation file changed since is checked again."""
         output:
             marker=PLAN.data_inputs[0],
         log:
@@ -21,10 +22,12 @@ if PLAN.dataset == "synthetic":
             seed=PLAN.config["dataset"]["synthetic"]["seed"],
         shell:
             # The generator wants the folder missing or empty (it fills it atomically) or already holding this
-            # dataset (then it does nothing); its own marker inside, copied, becomes the rule's output.
+            # dataset (then it does nothing); the dataset check's record (its parameters and the annotation files'
+            # SHA-256) becomes the rule's output.
             "({params.python} -m dynrcnn.data.synthetic --out {params.root} --num-train {params.num_train} "
             "--num-val {params.num_val} --image-size {params.image_size} --seed {params.seed} && "
-            "cp {params.root}/.complete {output.marker}) > {log} 2>&1"
+            "{params.python} -m dynrcnn.data.check_dataset --root {params.root} --dataset synthetic "
+            "--out {output.marker}) > {log} 2>&1"
 
 else:
 

@@ -4,10 +4,11 @@ if PLAN.report_enabled:
 
     rule report:
         """The report's tables and figures (python -m analysis.report) from exactly this config's runs: their
-        metrics, scalars and per-epoch detections are the inputs, and the report reads nothing else."""
+        metrics, scalars and per-epoch detections are the inputs, and the report reads nothing else (with
+        report.from_runs, the runs whose files exist: the workflow then holds the report rules only)."""
         input:
             **PLAN.report_inputs,
-            data=data_input(),
+            data=PLAN.report_data_inputs,
         output:
             **report_files(PLAN.report_dir),
         log:
@@ -20,12 +21,11 @@ if PLAN.report_enabled:
             epochs=epoch_detection_flags,
             family=PLAN.family,
             dataset=PLAN.dataset,
-            val_ann=PLAN.val_annotations,
-            val_images=PLAN.val_images,
+            val=PLAN.report_val_args,
         shell:
             "{params.python} -m analysis.report --metrics {input.metrics} --scalars {input.scalars} "
             "{params.epochs} --out-dir {params.out_dir} --family {params.family} --dataset {params.dataset} "
-            "--val-ann {params.val_ann} --val-images {params.val_images} > {log} 2>&1"
+            "{params.val} > {log} 2>&1"
 
     rule publish_report:
         """The complete report copied into reports/{family}/, with each file's caption for `snakemake --report`."""

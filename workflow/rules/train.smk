@@ -8,6 +8,8 @@ rule train:
         data=data_input,
         # a static control's endpoint file (the full run's final values): none for other runs
         control=control_inputs,
+        # a finished run whose training request changed: the reason (dynrcnn.pipeline.retrain), else none
+        retrain=retrain_input,
     output:
         manifest="results/runs/{family}/{arm}/{variant}/seed{seed}/train_manifest.json",
         scalars="results/runs/{family}/{arm}/{variant}/seed{seed}/scalars.json",

@@ -148,11 +148,11 @@ def provenance_notices(notices, flags):
     """The notice lines of SUMMARY.md and of the runs table: ``notices`` and :func:`render_notice` of ``flags``.
 
     Returns:
-        tuple[list[str], list[str]]: SUMMARY.md's lines (the notice's bullets kept, quoted under the banner) and
+        tuple[list[str], list[str]]: SUMMARY.md's lines (the notice as written, quoted under the banner) and
         the runs table's notes (one note per line, the bullets' ``- `` dropped: each note is a bullet already).
     """
-    lines = [line for line in render_notice(flags).splitlines() if line.strip()]
-    notes = [line[2:] if line.startswith("- ") else line for line in lines]
+    lines = render_notice(flags).splitlines()
+    notes = [line[2:] if line.startswith("- ") else line for line in lines if line.strip()]
     return [*notices, *lines], [*notices, *notes]
 
 

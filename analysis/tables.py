@@ -919,7 +919,9 @@ def compute_table(benchmarks=None):
         + [cell(r["peak_rss_mb"], 0), cell(r["peak_gpu_mem_mb"], 0), r["device"] or "n/a"]
         for r in records
     ]
-    return Table("compute", "Compute per arm", COMPUTE_HEADER, rows, notes, pd.DataFrame(records))
+    # the CSV also in seconds (its 4 decimals would round hours)
+    data = pd.DataFrame([r | {f"{k}_s": r[f"{k}_h"] * 3600 for k in ("wall", "cpu", "gpu")} for r in records])
+    return Table("compute", "Compute per arm", COMPUTE_HEADER, rows, notes, data)
 
 
 def build_tables(runs, refs, dataset, family, res=None, notices=(), flagged=None, benchmarks=None):

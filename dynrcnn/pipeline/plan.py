@@ -520,6 +520,7 @@ class Plan:
             metrics=self.run_files(run_record.METRICS_FILE, self.report_runs),
             scalars=self.run_files(run_record.SCALARS_FILE, self.report_runs),
             epoch_detections=self.report_epoch_detection_dirs,
+            benchmarks=self.report_benchmark_files,
         )
         return inputs
 
@@ -533,6 +534,15 @@ class Plan:
         jobs += [] if self.checking else [("evaluate", run) for run in self.runs]
         jobs += [("epoch_detections", run) for run in self.epoch_detection_runs]
         return [benchmark_path(rule, self.family, *run) for rule, run in jobs]
+
+    @property
+    def report_benchmark_files(self):
+        """The benchmark files the report's compute table reads: every one of :attr:`benchmark_files` (outputs of
+        the jobs the report waits for anyway), or with ``report.from_runs`` those that exist (a missing input would
+        schedule its training)."""
+        if not self.from_runs:
+            return self.benchmark_files
+        return [path for path in self.benchmark_files if os.path.isfile(path)]
 
     @property
     def report_data_inputs(self):

@@ -73,8 +73,9 @@ def test_runs_left_from_an_earlier_config_are_not_report_inputs(make_config, tmp
         for name in ("metrics.json", "scalars.json", "train_manifest.json"):
             (left / name).write_text("{}")
     plan = build(make_config("default.yaml", arms=["baseline", "dla"], seeds=[0]))
-    benchmarks = plan.report_inputs.pop("benchmarks")
-    inputs = [path for files in plan.report_inputs.values() for path in files]
+    report_inputs = plan.report_inputs
+    benchmarks = report_inputs.pop("benchmarks")
+    inputs = [path for files in report_inputs.values() for path in files]
     assert len(inputs) == 6 and all("/seed0/" in path for path in inputs)
     assert len(benchmarks) == 6 and all(path.endswith("/seed0.tsv") for path in benchmarks)
     assert not [path for path in benchmarks if "seed7" in path or "/dsl/" in path]

@@ -443,7 +443,14 @@ PROVENANCE_KEYS = (
 
 
 def provenance_record(
-    manifest, git_commit, packages, eval_device, eval_cpu, eval_wall_time_s, weights_sha256=None, annotations_sha256=None
+    manifest,
+    git_commit,
+    packages,
+    eval_device,
+    eval_cpu,
+    eval_wall_time_s,
+    weights_sha256=None,
+    annotations_sha256=None,
 ):
     """The ``provenance`` block of a run's metrics.json.
 

@@ -63,9 +63,9 @@ def test_dynamics_figure_coco_adds_author_trajectory(fixture_tree, refs):
     fig = figures.dynamics_figure(default_runs(load_runs(*run_files(fixture_tree["runs_coco"]))), "coco", refs)
     ax_iou, ax_beta = fig.axes
     traj = [line for line in ax_iou.lines if "issue #3" in line.get_label()]
-    assert len(traj) == 1 and traj[0].get_label().endswith("[u]")
+    assert len(traj) == 1 and traj[0].get_label().endswith("[v]")
     assert list(traj[0].get_xdata()) == [100, 200, 300, 400, 500]
-    assert list(traj[0].get_ydata()) == [0.4208, 0.4913, 0.5167, 0.5330, 0.5378]
+    assert list(traj[0].get_ydata()) == [0.4208, 0.4913, 0.5167, 0.5330, 0.5379]
     assert any("[u]" in label for label in legend_labels(ax_beta))
 
 

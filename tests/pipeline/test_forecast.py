@@ -53,7 +53,7 @@ def test_synthetic_default_from_measured_runs_next_to_the_measured_wall_time(tmp
     text = capsys.readouterr().out
     assert "0.4 s/iteration (median over 1 measured runs)" in text
     assert f"| dla/default/seed1 | 450 | {450 * 0.4 / 3600:.3f} | 0.0 | {90.5 / 3600:.3f} |" in text
-    assert "| dla/default/seed0 | 450 |" in text and f"{90.5 / 3600:.3f} (1 of 3)" in text
+    assert "| dla/default/seed0 | 450 |" in text and f"{90.5 / 3600:.3f} (1 of 4)" in text
 
 
 def test_a_speed_that_is_not_positive_is_refused(capsys):

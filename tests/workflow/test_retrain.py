@@ -57,8 +57,9 @@ def _finished_pipeline(smk, work, max_epochs=2):
         (run / "epoch_detections").mkdir()
         stamped += [run / "train_manifest.json", run / "scalars.json", run / "metrics.json"]
         stamped += [run / "detections/final.bbox.json", run / "epoch_detections"]
+    # in the past, in the order the pipeline makes them (a retrain marker written later is newer than a manifest)
     for i, path in enumerate(stamped):
-        os.utime(path, (now + 10 + i, now + 10 + i))
+        os.utime(path, (now - 30 + i, now - 30 + i))
 
 
 def _retrain_lines(output):
@@ -87,7 +88,7 @@ def test_finished_runs_are_retrained_only_on_purpose(tmp_path, smk):
     # a changed training request (another max_epochs: another resolved config) retrains, with its reason
     train = dict(max_epochs=3, cfg_options=["train_cfg.val_interval=1"])
     out = smk.run(work, "-n", configfiles=[_config(smk, tmp_path, train=train)], check=True).stdout
-    assert smk.job_counts(out)["train"] == 2, out[-3000:]
+    assert smk.job_counts(out).get("train") == 2, out[-3000:]
     assert _retrain_lines(out) == [
         f"retrain {arm}/default/seed0: its training request changed since it was trained (--cfg-options "
         "train_cfg.max_epochs: 2 -> 3)"

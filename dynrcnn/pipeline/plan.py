@@ -525,24 +525,38 @@ class Plan:
         return inputs
 
     @property
+    def benchmark_jobs(self):
+        """``(rule, run)`` of every train, evaluate and epoch_detections job of the plan."""
+        jobs = [("train", run) for run in self.runs]
+        jobs += [] if self.checking else [("evaluate", run) for run in self.runs]
+        return jobs + [("epoch_detections", run) for run in self.epoch_detection_runs]
+
+    @property
     def benchmark_files(self):
         """Snakemake's benchmark file of every train, evaluate and epoch_detections job of the plan (the rules'
         ``benchmark:``; :mod:`analysis.compute` reads them)."""
         from analysis.compute import benchmark_path
 
-        jobs = [("train", run) for run in self.runs]
-        jobs += [] if self.checking else [("evaluate", run) for run in self.runs]
-        jobs += [("epoch_detections", run) for run in self.epoch_detection_runs]
-        return [benchmark_path(rule, self.family, *run) for rule, run in jobs]
+        return [benchmark_path(rule, self.family, *run) for rule, run in self.benchmark_jobs]
 
     @property
     def report_benchmark_files(self):
-        """The benchmark files the report's compute table reads: every one of :attr:`benchmark_files` (outputs of
-        the jobs the report waits for anyway), or with ``report.from_runs`` those that exist (a missing input would
-        schedule its training)."""
-        if not self.from_runs:
-            return self.benchmark_files
-        return [path for path in self.benchmark_files if os.path.isfile(path)]
+        """The benchmark files the report's compute table reads (inputs of the report job): those that exist, and
+        those of the jobs that will run because their output is missing (they write them). A finished job whose
+        benchmark file is missing (a tree from before the ``benchmark:`` directive, or copied without
+        ``results/benchmarks/``) is left out rather than redone: a missing input would schedule that training.
+        With ``report.from_runs``: those that exist."""
+        from analysis.compute import benchmark_path
+
+        products = {"train": run_record.MANIFEST_FILE, "evaluate": run_record.METRICS_FILE}
+        products["epoch_detections"] = run_record.EPOCH_DETECTIONS_DIR
+        files = []
+        for rule, run in self.benchmark_jobs:
+            path = benchmark_path(rule, self.family, *run)
+            will_run = not self.from_runs and not os.path.exists(f"{self.run_dir(run)}/{products[rule]}")
+            if will_run or os.path.isfile(path):
+                files.append(path)
+        return files
 
     @property
     def report_data_inputs(self):

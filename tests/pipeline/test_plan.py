@@ -82,6 +82,28 @@ def test_runs_left_from_an_earlier_config_are_not_report_inputs(make_config, tmp
     assert not [path for path in inputs + plan.final_targets if "seed7" in path or "/dsl/" in path]
 
 
+def test_report_benchmark_inputs_never_schedule_a_finished_job(make_config, tmp_path):
+    """The report waits for the benchmark files of the jobs that will run; a finished training or evaluation whose
+    benchmark file is missing is left out of the compute table rather than redone."""
+    plan = build(make_config("default.yaml", arms=["baseline"], seeds=[0, 1]))
+    seed0 = tmp_path / "results" / "runs" / "synthetic" / "baseline" / "default" / "seed0"
+    seed0.mkdir(parents=True)
+    for name in ("train_manifest.json", "metrics.json"):
+        (seed0 / name).write_text("{}")
+    kept = tmp_path / "results" / "benchmarks" / "train" / "synthetic" / "baseline" / "default" / "seed0.tsv"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("s\n1\n")
+    bench = "results/benchmarks/{}/synthetic/baseline/default/seed{}.tsv"
+    files = build(make_config("default.yaml", arms=["baseline"], seeds=[0, 1])).report_inputs["benchmarks"]
+    assert files == [
+        bench.format("train", 0),  # finished, its file exists
+        bench.format("train", 1),  # will run
+        bench.format("evaluate", 1),
+        bench.format("epoch_detections", 0),  # no epoch_detections folder yet: will run
+    ]
+    assert set(files) < set(plan.benchmark_files)
+
+
 def test_coco_config_plan(make_config, fake_coco):
     plan = build(make_config("coco_1x.yaml", dataset={"name": "coco", "root": f"{fake_coco}/"}))
     assert len(plan.runs) == 12 and {run.seed for run in plan.runs} == {0, 1, 2}

@@ -182,6 +182,19 @@ def compute_rows(benchmarks, runs=None):
     return rows
 
 
+#: What the compute table's columns are measured from.
+NOTE = (
+    "Wall and CPU time, peak RSS: Snakemake's `benchmark:` files of the train, evaluate and epoch_detections "
+    "jobs (a resumed training: its last attempt). GPU-hours: wall time x the job's GPUs. Peak GPU memory: the "
+    "largest `memory` mmengine logged on rank 0 of a training (n/a on CPU)."
+)
+
+
+def fmt(value, digits):
+    """``value`` to ``digits`` decimals; ``n/a`` for NaN."""
+    return _fmt(value, digits)
+
+
 def _fmt(value, digits):
     return "n/a" if isinstance(value, float) and math.isnan(value) else f"{value:.{digits}f}"
 
@@ -198,12 +211,7 @@ def compute_markdown(rows) -> str:
             f"| {name} | {r['jobs']} | {_fmt(r['wall_h'], 3)} | {_fmt(r['cpu_h'], 3)} | {_fmt(r['gpu_h'], 3)} | "
             f"{_fmt(r['peak_rss_mb'], 0)} | {_fmt(r['peak_gpu_mem_mb'], 0)} | {r['device'] or 'n/a'} |"
         )
-    note = (
-        "\nWall and CPU time, peak RSS: Snakemake's `benchmark:` files of the train, evaluate and epoch_detections "
-        "jobs (a resumed training: its last attempt). GPU-hours: wall time x the job's GPUs. Peak GPU memory: the "
-        "largest `memory` mmengine logged on rank 0 of a training (n/a on CPU)."
-    )
-    return "\n".join(lines) + "\n" + note + "\n"
+    return "\n".join(lines) + "\n\n" + NOTE + "\n"
 
 
 def load(benchmark_files, run_dirs=()):

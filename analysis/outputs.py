@@ -46,6 +46,11 @@ TABLE_CAPTIONS = {
         "single IoU thresholds. The CSV is the one per-run table: one row per run with its hyper-parameters, "
         "every metric and its provenance."
     ),
+    "compute": (
+        "Compute per arm and in total from Snakemake's benchmark files of the train, evaluate and epoch_detections "
+        "jobs: jobs, wall hours, CPU-hours, GPU-hours (wall time x the job's GPUs), peak resident memory, peak GPU "
+        'memory of the trainings and the device; says "no benchmark files given" when the report got none.'
+    ),
     "reference_numbers": (
         "Every reference number used by the report with its source, split and status (verified / derived / "
         "unverified / reported)."

@@ -30,6 +30,9 @@ FIELDS = {
 }
 #: The baseline arm every other arm's gain is measured against.
 BASELINE = "baseline"
+#: The full arm, compared with each single component (additivity), and those components.
+FULL = "dynamic_rcnn"
+SINGLE_COMPONENTS = ("dla", "dsl")
 
 _WORK_DIR_LINE = re.compile(r"^work_dir\s*=.*$", re.MULTILINE)
 _SEED = re.compile(r"(randomness\s*=\s*dict\([^)]*?\bseed\s*=\s*)[0-9]+")
@@ -106,12 +109,21 @@ def _package_difference(mine, others):
     return ", ".join(f"{k} {a.get(k)}" for k in names), ", ".join(f"{k} {b.get(k)}" for k in names)
 
 
+def _additivity_sides(arm, present):
+    """The single components the full arm is compared with (additivity) that ``arm``'s default run enters."""
+    if (FULL, DEFAULT_VARIANT) not in present:
+        return []
+    sides = [a for a in SINGLE_COMPONENTS if (a, DEFAULT_VARIANT) in present]
+    return sides if arm == FULL else [arm] if arm in sides else []
+
+
 def comparisons(run, runs):
     """The report's comparisons that ``run`` enters, given all ``runs``.
 
     An arm's default variant is compared with the baseline's (gains table, component ablation); the baseline's
-    default enters every such comparison. A sweep variant is compared with its arm's default variant, and that
-    default enters each of its variants' comparisons. A control (a baseline variant) is compared with the baseline
+    default enters every such comparison. The full arm's default is compared with DLA's and DSL's (additivity). A
+    sweep variant is compared with its arm's default variant, and that default enters each of its variants'
+    comparisons. A control (a baseline variant) is compared with the baseline
     and the full Dynamic R-CNN run, which enter the controls table too.
 
     Returns:
@@ -128,6 +140,7 @@ def comparisons(run, runs):
             found += [f"control {v} vs baseline (controls)" for v in controls]
         elif (BASELINE, DEFAULT_VARIANT) in present:
             found.append(f"{run.arm} vs baseline (AP gains)")
+        found += [f"{FULL} vs {arm} (additivity)" for arm in _additivity_sides(run.arm, present)]
         if run.arm == STATIC_SOURCE_ARM:
             found += [f"control {v} vs {STATIC_SOURCE_ARM} (controls)" for v in controls]
         found += [f"{arm} {v} vs {arm} default (sweep)" for arm, v in sweeps if arm == run.arm]

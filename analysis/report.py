@@ -24,6 +24,8 @@ from pathlib import Path
 from dynrcnn.fileio import replace_dir
 
 from . import figures
+from .compute import ComputeError
+from .compute import load as load_benchmarks
 
 # re-exported: the report's file set is defined once, in a module the workflow can import without matplotlib
 from .outputs import (  # noqa: F401
@@ -36,11 +38,13 @@ from .outputs import (  # noqa: F401
     TABLE_CAPTIONS,
     TABLE_EXTS,
 )
+from .provenance_flags import flag_runs, render_notice
 from .references import load_references
 from .results import compute
 from .runs import RunOutputError, load_runs
 from .summary import write_summary
 from .tables import build_tables, control_runs, default_runs
+from .verify import VerifyError, expectations, verify_markdown, verify_rows
 
 #: What --out-dir may hold: the report owns the folder and replaces it whole.
 OUT_DIR_ENTRIES = ("tables", "figures", SUMMARY_FILE)
@@ -93,6 +97,7 @@ def build_report(
     score_thr=0.5,
     smooth=10,
     notices=(),
+    benchmark_files=None,
 ):
     """Read the given runs, then write every table and figure of :data:`OUTPUTS` into ``out_dir``.
 
@@ -109,8 +114,10 @@ def build_report(
         val_images (str | Path, optional): folder of the validation images.
         score_thr (float): minimum score of a drawn detection.
         smooth (int): running-mean window of the loss curves, in logged iterations.
-        notices (Sequence[str]): lines printed under the banner of SUMMARY.md and first under the runs table (e.g.
-            mixed-provenance warnings; the CLI passes none).
+        notices (Sequence[str]): lines printed under the banner of SUMMARY.md and first under the runs table (the
+            mixed-provenance notice of :func:`analysis.provenance_flags.flag_runs` is added to them).
+        benchmark_files (list, optional): Snakemake benchmark TSVs of the runs' jobs (the compute table); ``None``
+            or empty: the compute table says that no benchmark files were given.
 
     Returns:
         tuple[list[Path], list[Run]]: written files and the runs read.
@@ -121,15 +128,49 @@ def build_report(
     by_arm = default_runs(runs)
     # Read every detection file the figures need before writing anything.
     samples = sample_inputs(by_arm, val_ann, val_images)
+    benchmarks = load_benchmarks(benchmark_files or [], [r.path for r in runs])
+    flags = flag_runs(runs)
+    summary_notices, table_notices = provenance_notices(notices, flags)
     res = compute(runs)
-    written = [write_summary(out_dir / SUMMARY_FILE, res, refs, family, dataset, notices)]
-    for table in build_tables(runs, refs, dataset, family, res, notices):
+    verify = verify_section(runs, family, dataset)
+    written = [write_summary(out_dir / SUMMARY_FILE, res, refs, family, dataset, summary_notices, verify)]
+    marked = {f.run: f for f in flags}
+    for table in build_tables(runs, refs, dataset, family, res, table_notices, marked, benchmarks):
         written += table.write(out_dir / "tables")
     makers = figure_makers(runs, by_arm, dataset, refs, samples, score_thr, smooth)
     written += figures.save_figures(makers, out_dir / "figures", first=SLOW_FIGURES)
     rel = {p.relative_to(out_dir).as_posix() for p in written}
     assert rel == set(OUTPUTS), f"written files differ from OUTPUTS: {sorted(rel ^ set(OUTPUTS))}"
     return written, runs
+
+
+def provenance_notices(notices, flags):
+    """The notice lines of SUMMARY.md and of the runs table: ``notices`` and :func:`render_notice` of ``flags``.
+
+    Returns:
+        tuple[list[str], list[str]]: SUMMARY.md's lines (the notice as written, quoted under the banner) and
+        the runs table's notes (one note per line, the bullets' ``- `` dropped: each note is a bullet already).
+    """
+    lines = render_notice(flags).splitlines()
+    notes = [line[2:] if line.startswith("- ") else line for line in lines if line.strip()]
+    return [*notices, *lines], [*notices, *notes]
+
+
+def verify_section(runs, family, dataset):
+    """The expected-results gate (:mod:`analysis.verify`) of the default-variant runs, as SUMMARY.md's section.
+
+    Returns:
+        str: the markdown of :func:`analysis.verify.verify_markdown`, or one line saying why there is none (no
+        expectations for this family).
+    """
+    ap_by_arm = {}
+    for arm, rs in default_runs(runs).items():
+        ap_by_arm[arm] = [100 * r.metrics["AP"] for r in rs]
+    try:
+        expected = expectations(family, dataset)
+    except VerifyError as e:
+        return f"No expected values for family `{family}`, so nothing is verified: {e}\n"
+    return verify_markdown(verify_rows(ap_by_arm, expected), family)
 
 
 #: The slowest figures (16 image panels with labelled boxes each; the loss curves of every run), which the worker
@@ -224,6 +265,7 @@ def replace_report(args):
             args.val_images,
             args.score_thr,
             args.smooth,
+            benchmark_files=args.benchmarks,
         )
         replace_dir(new, out_dir)
     finally:
@@ -253,6 +295,14 @@ def parse_args(argv=None):
         default=[],
         metavar="DIR",
         help="epoch_detections folder of every run, for the sample detections (optional)",
+    )
+    p.add_argument(
+        "--benchmarks",
+        nargs="*",
+        default=[],
+        metavar="FILE",
+        help="Snakemake benchmark files (results/benchmarks/{rule}/{family}/...tsv) of the runs' train, evaluate "
+        "and epoch_detections jobs, for the compute table (optional: without them it says none were given)",
     )
     p.add_argument(
         "--out-dir",
@@ -296,7 +346,7 @@ def main(argv=None):
     start = time.perf_counter()
     try:
         written, runs = replace_report(args)
-    except (RunOutputError, figures.ReportInputError, ReportOutputError) as e:
+    except (RunOutputError, figures.ReportInputError, ReportOutputError, ComputeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     counts = ", ".join(f"{arm} n={len(rs)}" for arm, rs in default_runs(runs).items())

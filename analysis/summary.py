@@ -339,7 +339,11 @@ def seeds_note(refs, dataset):
     )
 
 
-def render(res, refs, family_name, dataset, notices=()):
+#: SUMMARY.md's heading of the expected-results gate (``snakemake verify``'s comparison, from the same runs).
+VERIFY_HEADING = "## Expected results (verify)"
+
+
+def render(res, refs, family_name, dataset, notices=(), verify=None):
     """The Markdown of ``SUMMARY.md``.
 
     Args:
@@ -348,6 +352,8 @@ def render(res, refs, family_name, dataset, notices=()):
         family_name (str): the config family.
         dataset (str): ``synthetic`` or ``coco``.
         notices (Sequence[str]): extra lines printed under the banner (e.g. mixed-provenance warnings).
+        verify (str, optional): markdown of the expected-results gate (:func:`analysis.verify.verify_markdown`),
+            printed under its own heading after the verdicts.
 
     Returns:
         str
@@ -362,13 +368,15 @@ def render(res, refs, family_name, dataset, notices=()):
         cells = [c.claim, c.paper, c.ours, f"**{c.verdict.label}**: {c.verdict.reason}", c.seeds, c.family]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     lines += ["", RULE, "", METHOD, "", seeds_note(refs, dataset), "", references.STATUS_LEGEND, ""]
+    if verify:
+        lines += [VERIFY_HEADING, "", verify.rstrip("\n"), ""]
     lines += ["## Deviations from the paper", ""]
     preface = comparison_preface(family_name)
     lines += [preface[0], ""] + [f"{line}  " for line in preface[1:]]
     return "\n".join(lines) + "\n"
 
 
-def write_summary(path, res, refs, family_name, dataset, notices=()):
+def write_summary(path, res, refs, family_name, dataset, notices=(), verify=None):
     """Write :func:`render` to ``path``; returns the path."""
-    path.write_text(render(res, refs, family_name, dataset, notices), encoding="utf-8")
+    path.write_text(render(res, refs, family_name, dataset, notices, verify), encoding="utf-8")
     return path

@@ -21,6 +21,7 @@ from dynrcnn.run_record import (
     parse_control,
 )
 
+from . import compute as compute_mod
 from . import references
 from .frame import metric_key  # noqa: F401  (re-exported: the figures' import)
 from .outputs import (
@@ -40,6 +41,7 @@ from .outputs import (
     SWEEPS_NOTE,
     SYNTHETIC_NOTE,
 )
+from .provenance_flags import FIELDS as FLAG_FIELDS
 from .results import BASELINE, FULL, compute
 from .stats import fmt, fmt_summary, summarize
 from .style import ARM_LABELS, ARMS, control_label, control_order
@@ -765,13 +767,24 @@ def _runs_group_row(arm, variant, rs):
     ]
 
 
-def _run_record(r):
-    """The runs CSV's row of one run: hyper-parameters, every metric in percent, provenance."""
+#: The mark of a run whose provenance differs from the rest (:func:`analysis.provenance_flags.flag_runs`).
+FLAG_MARK = "†"
+FLAG_NOTE = (
+    f"{FLAG_MARK}: a run whose git commit, resolved config (within its arm and variant), package versions or device "
+    "differs from the rest; the mixed-provenance notice above says what differs and which comparisons it enters "
+    "(the CSV's provenance_differs column names the fields)."
+)
+
+
+def _run_record(r, flag=None):
+    """The runs CSV's row of one run: hyper-parameters, every metric in percent, provenance, and which provenance
+    fields differ from the rest (``provenance_differs``, empty when none)."""
     record = dict(arm=r.arm, variant=r.variant, seed=r.seed, family=r.family, dataset=r.dataset, **r.hyperparameters)
     record.update({m: percent([r], m)[0] for m in RUN_CSV_METRICS})
     keys = ("gpus", "images_per_gpu", "lr", "device", "cpu_model", "cpu_capability", "wall_time_s", "git_commit")
     record.update({k: r.provenance.get(k) for k in keys + ("config_sha256",)})
-    return record | dict(path=str(r.path))
+    differs = "; ".join(FLAG_FIELDS[k] for k in flag.fields) if flag is not None else ""
+    return record | dict(provenance_differs=differs, path=str(r.path))
 
 
 RUNS_HEADER = [
@@ -789,7 +802,7 @@ RUNS_HEADER = [
 ]
 
 
-def runs_table(runs, dataset, notices=()):
+def runs_table(runs, dataset, notices=(), flagged=None):
     """The runs read: per arm and variant their seeds, batch, learning rate, device, time, code and config
     versions (in seed order where the seeds differ); per run its metrics. The CSV has one row per run with all of
     it (the one per-run table).
@@ -798,19 +811,26 @@ def runs_table(runs, dataset, notices=()):
         runs (list[Run]): all runs.
         dataset (str): ``synthetic`` or ``coco``.
         notices (Sequence[str]): extra notes printed first (e.g. mixed-provenance warnings; SUMMARY.md shows them too).
+        flagged (dict, optional): ``{run name: Flag}`` of the runs whose provenance differs (marked with
+            :data:`FLAG_MARK` in the rows).
 
     Returns:
         Table
     """
+    flagged = flagged or {}
     groups = group_runs(runs)
     rows = [_runs_group_row(arm, variant, rs) for (arm, variant), rs in groups.items()]
+    for row, rs in zip(rows, groups.values()):
+        marked = [str(r.seed) for r in rs if r.name in flagged]
+        row[2] += f" ({FLAG_MARK} seed {', '.join(marked)})" if marked else ""
     per_run = [
-        [ARM_LABELS[r.arm], r.variant, str(r.seed)] + [fmt_summary(summarize(percent([r], m))) for m in RUN_METRICS]
+        [ARM_LABELS[r.arm], r.variant, str(r.seed) + (f" {FLAG_MARK}" if r.name in flagged else "")]
+        + [fmt_summary(summarize(percent([r], m))) for m in RUN_METRICS]
         for rs in groups.values()
         for r in rs
     ]
-    data = [_run_record(r) for rs in groups.values() for r in rs]
-    notes = [*notices, dataset_note(dataset), *RUNS_NOTES]
+    data = [_run_record(r, flagged.get(r.name)) for rs in groups.values() for r in rs]
+    notes = [*notices, *([FLAG_NOTE] if flagged else []), dataset_note(dataset), *RUNS_NOTES]
     mixed = [
         f"{ARM_LABELS[a]}/{v}" for (a, v), rs in groups.items() if len({r.provenance.get("git_commit") for r in rs}) > 1
     ]
@@ -871,7 +891,40 @@ def references_table(refs, dataset):
 COMPARISON_TABLES = ("ablation", "breakdown", "gains", "sweeps", "controls", "reference_numbers")
 
 
-def build_tables(runs, refs, dataset, family, res=None, notices=()):
+NO_BENCHMARKS = "no benchmark files given"
+COMPUTE_HEADER = ["Arm", "Jobs", "Wall h", "CPU-hours", "GPU-hours", "Peak RSS (MB)", "Peak GPU memory (MB)", "Device"]
+
+
+def compute_table(benchmarks=None):
+    """What the runs cost, from Snakemake's benchmark files (:mod:`analysis.compute`): per arm and in total.
+
+    Args:
+        benchmarks (tuple, optional): ``(benchmarks, run infos)`` of :func:`analysis.compute.load`; none or no
+            benchmark: a single row saying no benchmark files were given (the file set stays fixed).
+
+    Returns:
+        Table
+    """
+    bench, infos = benchmarks or ([], {})
+    notes = [compute_mod.NOTE]
+    if not bench:
+        rows = [[NO_BENCHMARKS] + ["—"] * (len(COMPUTE_HEADER) - 1)]
+        data = pd.DataFrame([dict(arm=NO_BENCHMARKS)])
+        notes.insert(0, "Run the report through the workflow (or give --benchmarks) for the compute table.")
+        return Table("compute", "Compute per arm", COMPUTE_HEADER, rows, notes, data)
+    records = compute_mod.compute_rows(bench, infos)
+    cell = compute_mod.fmt
+    rows = [
+        [r["arm"], str(r["jobs"]), cell(r["wall_h"], 3), cell(r["cpu_h"], 3), cell(r["gpu_h"], 3)]
+        + [cell(r["peak_rss_mb"], 0), cell(r["peak_gpu_mem_mb"], 0), r["device"] or "n/a"]
+        for r in records
+    ]
+    # the CSV also in seconds (its 4 decimals would round hours)
+    data = pd.DataFrame([r | {f"{k}_s": r[f"{k}_h"] * 3600 for k in ("wall", "cpu", "gpu")} for r in records])
+    return Table("compute", "Compute per arm", COMPUTE_HEADER, rows, notes, data)
+
+
+def build_tables(runs, refs, dataset, family, res=None, notices=(), flagged=None, benchmarks=None):
     """Every report table, in report order.
 
     Args:
@@ -881,6 +934,10 @@ def build_tables(runs, refs, dataset, family, res=None, notices=()):
         family (str): the config family of the runs (a key of :data:`dynrcnn.families.FAMILIES`).
         res (Results, optional): :func:`analysis.results.compute` of ``runs`` (computed when not given).
         notices (Sequence[str]): notes printed first under the runs table (e.g. mixed-provenance warnings).
+        flagged (dict, optional): ``{run name: Flag}`` of the runs whose provenance differs (marked in the runs
+            table).
+        benchmarks (tuple, optional): ``(benchmarks, run infos)`` of :func:`analysis.compute.load` (the compute
+            table).
 
     Returns:
         list[Table]
@@ -892,7 +949,8 @@ def build_tables(runs, refs, dataset, family, res=None, notices=()):
         gains_table(res, refs, dataset),
         sweeps_table(res, refs, dataset),
         controls_table(res, refs, dataset),
-        runs_table(runs, dataset, notices),
+        runs_table(runs, dataset, notices, flagged),
+        compute_table(benchmarks),
         references_table(refs, dataset),
     ]
     basis = comparison_preface(family)

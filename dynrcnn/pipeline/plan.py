@@ -520,8 +520,16 @@ class Plan:
             metrics=self.run_files(run_record.METRICS_FILE, self.report_runs),
             scalars=self.run_files(run_record.SCALARS_FILE, self.report_runs),
             epoch_detections=self.report_epoch_detection_dirs,
+            benchmarks=self.report_benchmark_files,
         )
         return inputs
+
+    @property
+    def benchmark_jobs(self):
+        """``(rule, run)`` of every train, evaluate and epoch_detections job of the plan."""
+        jobs = [("train", run) for run in self.runs]
+        jobs += [] if self.checking else [("evaluate", run) for run in self.runs]
+        return jobs + [("epoch_detections", run) for run in self.epoch_detection_runs]
 
     @property
     def benchmark_files(self):
@@ -529,10 +537,26 @@ class Plan:
         ``benchmark:``; :mod:`analysis.compute` reads them)."""
         from analysis.compute import benchmark_path
 
-        jobs = [("train", run) for run in self.runs]
-        jobs += [] if self.checking else [("evaluate", run) for run in self.runs]
-        jobs += [("epoch_detections", run) for run in self.epoch_detection_runs]
-        return [benchmark_path(rule, self.family, *run) for rule, run in jobs]
+        return [benchmark_path(rule, self.family, *run) for rule, run in self.benchmark_jobs]
+
+    @property
+    def report_benchmark_files(self):
+        """The benchmark files the report's compute table reads (inputs of the report job): those that exist, and
+        those of the jobs that will run because their output is missing (they write them). A finished job whose
+        benchmark file is missing (a tree from before the ``benchmark:`` directive, or copied without
+        ``results/benchmarks/``) is left out rather than redone: a missing input would schedule that training.
+        With ``report.from_runs``: those that exist."""
+        from analysis.compute import benchmark_path
+
+        products = {"train": run_record.MANIFEST_FILE, "evaluate": run_record.METRICS_FILE}
+        products["epoch_detections"] = run_record.EPOCH_DETECTIONS_DIR
+        files = []
+        for rule, run in self.benchmark_jobs:
+            path = benchmark_path(rule, self.family, *run)
+            will_run = not self.from_runs and not os.path.exists(f"{self.run_dir(run)}/{products[rule]}")
+            if will_run or os.path.isfile(path):
+                files.append(path)
+        return files
 
     @property
     def report_data_inputs(self):

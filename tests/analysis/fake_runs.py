@@ -281,3 +281,30 @@ def report_args(root):
         + ["--scalars", *map(str, scalars)]
         + ["--epoch-detections", *map(str, epochs)]
     )
+
+
+#: The header of a Snakemake benchmark file (``benchmark:``), the columns :mod:`analysis.compute` reads among them.
+BENCHMARK_HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+
+
+def write_benchmark(root, rule, family, arm, seed, wall_s, cpu_s, max_rss_mb, variant="default"):
+    """Write one job's Snakemake benchmark file at its workflow path below ``root`` (``{root}/{rule}/{family}/...``).
+
+    Args:
+        root (str | Path): the benchmarks folder (``results/benchmarks``).
+        rule (str): ``train``, ``evaluate`` or ``epoch_detections``.
+        family (str): config family.
+        arm (str): arm.
+        seed (int): seed.
+        wall_s (float): wall seconds (``s``).
+        cpu_s (float): CPU seconds (``cpu_time``).
+        max_rss_mb (float): peak resident memory (``max_rss``).
+        variant (str): variant.
+
+    Returns:
+        Path: the file.
+    """
+    path = Path(root) / rule / family / arm / variant / f"seed{seed}.tsv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(BENCHMARK_HEADER + f"{wall_s}\t0:00:00\t{max_rss_mb}\t1\t1\t1\t0\t0\t50\t{cpu_s}\n")
+    return path

@@ -11,7 +11,7 @@ def test_outputs_import_without_matplotlib_or_pandas():
         "print(len(o.OUTPUTS), heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split(" ", 1) == ["40", "[]\n"]  # SUMMARY.md + 7 tables x 3 formats + 9 figures x 2
+    assert out.split(" ", 1) == ["43", "[]\n"]  # SUMMARY.md + 8 tables x 3 formats + 9 figures x 2
 
 
 def test_report_writes_the_outputs_module_set():

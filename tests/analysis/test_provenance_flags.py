@@ -78,3 +78,17 @@ def test_sweep_variant_comparison_and_no_notice_when_all_agree(tmp_path):
     assert [f.run for f in flags] == ["dla/ki50-kb10-c100/seed0"]
     assert flags[0].fields == {"device": ("NVIDIA H100", "cpu")}
     assert flags[0].comparisons == ["dla ki50-kb10-c100 vs dla default (sweep)"]
+
+
+def test_the_full_arm_enters_the_additivity_comparisons(tmp_path):
+    root = tmp_path / "runs" / "synthetic"
+    for arm in ("baseline", "dla", "dsl", "dynamic_rcnn"):
+        for seed in (0, 1, 2):
+            _write(root, arm, seed, device="NVIDIA H100" if (arm, seed) in (("dynamic_rcnn", 0), ("dsl", 1)) else "cpu")
+    flags = {f.run: f for f in flag_runs(_load(root))}
+    assert flags["dynamic_rcnn/default/seed0"].comparisons == [
+        "dynamic_rcnn vs baseline (AP gains)",
+        "dynamic_rcnn vs dla (additivity)",
+        "dynamic_rcnn vs dsl (additivity)",
+    ]
+    assert flags["dsl/default/seed1"].comparisons == ["dsl vs baseline (AP gains)", "dynamic_rcnn vs dsl (additivity)"]

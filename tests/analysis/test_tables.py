@@ -243,6 +243,7 @@ def test_runs_csv_is_the_per_run_table(tables):
         "wall_time_s",
         "git_commit",
         "config_sha256",
+        "provenance_differs",
         "path",
     ]
     assert len(df) == 11

@@ -42,7 +42,14 @@ def test_default_config_plan(make_config):
         metrics=[f"{d}/metrics.json" for d in run_dirs],
         scalars=[f"{d}/scalars.json" for d in run_dirs],
         epoch_detections=detected,
+        benchmarks=[
+            f"results/benchmarks/{rule}/synthetic/{arm}/default/seed{seed}.tsv"
+            for rule, seeds in (("train", (0, 1, 2, 3)), ("evaluate", (0, 1, 2, 3)), ("epoch_detections", (0,)))
+            for arm in ARMS
+            for seed in seeds
+        ],
     )
+    assert plan.report_benchmark_files == plan.benchmark_files
     assert plan.report_dir == "results/report/synthetic" and plan.published_report_dir == "reports/synthetic"
     assert plan.report_outputs == list(OUTPUTS) and "tables/runs.csv" in plan.report_outputs and "SUMMARY.md" in OUTPUTS
     assert plan.final_targets == (
@@ -66,9 +73,35 @@ def test_runs_left_from_an_earlier_config_are_not_report_inputs(make_config, tmp
         for name in ("metrics.json", "scalars.json", "train_manifest.json"):
             (left / name).write_text("{}")
     plan = build(make_config("default.yaml", arms=["baseline", "dla"], seeds=[0]))
-    inputs = [path for files in plan.report_inputs.values() for path in files]
+    report_inputs = plan.report_inputs
+    benchmarks = report_inputs.pop("benchmarks")
+    inputs = [path for files in report_inputs.values() for path in files]
     assert len(inputs) == 6 and all("/seed0/" in path for path in inputs)
+    assert len(benchmarks) == 6 and all(path.endswith("/seed0.tsv") for path in benchmarks)
+    assert not [path for path in benchmarks if "seed7" in path or "/dsl/" in path]
     assert not [path for path in inputs + plan.final_targets if "seed7" in path or "/dsl/" in path]
+
+
+def test_report_benchmark_inputs_never_schedule_a_finished_job(make_config, tmp_path):
+    """The report waits for the benchmark files of the jobs that will run; a finished training or evaluation whose
+    benchmark file is missing is left out of the compute table rather than redone."""
+    plan = build(make_config("default.yaml", arms=["baseline"], seeds=[0, 1]))
+    seed0 = tmp_path / "results" / "runs" / "synthetic" / "baseline" / "default" / "seed0"
+    seed0.mkdir(parents=True)
+    for name in ("train_manifest.json", "metrics.json"):
+        (seed0 / name).write_text("{}")
+    kept = tmp_path / "results" / "benchmarks" / "train" / "synthetic" / "baseline" / "default" / "seed0.tsv"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("s\n1\n")
+    bench = "results/benchmarks/{}/synthetic/baseline/default/seed{}.tsv"
+    files = build(make_config("default.yaml", arms=["baseline"], seeds=[0, 1])).report_inputs["benchmarks"]
+    assert files == [
+        bench.format("train", 0),  # finished, its file exists
+        bench.format("train", 1),  # will run
+        bench.format("evaluate", 1),
+        bench.format("epoch_detections", 0),  # no epoch_detections folder yet: will run
+    ]
+    assert set(files) < set(plan.benchmark_files)
 
 
 def test_coco_config_plan(make_config, fake_coco):

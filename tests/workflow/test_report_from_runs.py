@@ -33,11 +33,17 @@ def _from_runs(smk, *configs):
 def test_report_from_the_run_folders_alone(tmp_path, smk):
     finished = tmp_path / "finished"
     runs = _finished_tree(finished)
+    # the benchmark files of two jobs (copied with the runs, they enter the compute table)
+    bench = [
+        fake_runs.write_benchmark(finished / "results" / "benchmarks", rule, "synthetic", "baseline", 0, 60, 50, 900)
+        for rule in ("train", "evaluate")
+    ]
     # the report the pipeline's report rule makes from the original tree (the same tool, every run file)
     reference = tmp_path / "reference"
     subprocess.run(
         [sys.executable, "-m", "analysis.report", *[a.replace(f"{finished}/", "") for a in fake_runs.report_args(runs)]]
-        + ["--out-dir", str(reference), "--family", "synthetic", "--dataset", "synthetic"],
+        + ["--out-dir", str(reference), "--family", "synthetic", "--dataset", "synthetic"]
+        + ["--benchmarks", *[str(p.relative_to(finished)) for p in bench]],
         check=True,
         cwd=finished,  # the run paths in the runs table are relative to the working directory, as in the pipeline
         env={**os.environ, "PYTHONPATH": str(smk.repo)},
@@ -45,6 +51,7 @@ def test_report_from_the_run_folders_alone(tmp_path, smk):
     )
     fresh = tmp_path / "fresh"  # a fresh clone's working directory: only results/runs/ copied
     shutil.copytree(finished / "results" / "runs", fresh / "results" / "runs")
+    shutil.copytree(finished / "results" / "benchmarks", fresh / "results" / "benchmarks")
     configs = _from_runs(smk, smk.configs / "tiny.yaml")
 
     dry = smk.run(fresh, "-n", configfiles=configs, check=True).stdout
@@ -54,6 +61,7 @@ def test_report_from_the_run_folders_alone(tmp_path, smk):
     smk.run(fresh, "--cores", "1", configfiles=configs, check=True)
     tables = sorted(p.relative_to(reference) for p in (reference / "tables").iterdir())
     assert tables
+    assert "| total | 2 |" in (reference / "tables" / "compute.md").read_text(encoding="utf-8")
     for rel in tables:
         assert (fresh / "reports" / "synthetic" / rel).read_bytes() == (reference / rel).read_bytes(), rel
     assert not (fresh / "results" / "data").exists() and not (fresh / "results" / "work").exists()

@@ -91,6 +91,11 @@ def epoch_detection_flags(wildcards, input):
     return f"--epoch-detections {' '.join(input.epoch_detections)}" if input.epoch_detections else ""
 
 
+def benchmark_flags(wildcards, input):
+    """The report's --benchmarks (the compute table's files), when there are any."""
+    return f"--benchmarks {' '.join(input.benchmarks)}" if input.benchmarks else ""
+
+
 def endpoint_source(wildcards):
     """The full run's scalars.json that a static control's endpoint is read from (same seed)."""
     return PLAN.endpoint_source(wildcards.seed)

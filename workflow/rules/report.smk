@@ -4,8 +4,9 @@ if PLAN.report_enabled:
 
     rule report:
         """The report's tables and figures (python -m analysis.report) from exactly this config's runs: their
-        metrics, scalars and per-epoch detections are the inputs, and the report reads nothing else (with
-        report.from_runs, the runs whose files exist: the workflow then holds the report rules only)."""
+        metrics, scalars, per-epoch detections and the jobs' benchmark files (the compute table) are the inputs, and
+        the report reads nothing else (with report.from_runs, the runs and benchmark files that exist: the workflow
+        then holds the report rules only)."""
         input:
             **PLAN.report_inputs,
             data=PLAN.report_data_inputs,
@@ -19,13 +20,14 @@ if PLAN.report_enabled:
             python=PYTHON,
             out_dir=lambda wildcards, output: os.path.commonpath(list(output)),
             epochs=epoch_detection_flags,
+            benchmarks=benchmark_flags,
             family=PLAN.family,
             dataset=PLAN.dataset,
             val=PLAN.report_val_args,
         shell:
             "{params.python} -m analysis.report --metrics {input.metrics} --scalars {input.scalars} "
-            "{params.epochs} --out-dir {params.out_dir} --family {params.family} --dataset {params.dataset} "
-            "{params.val} > {log} 2>&1"
+            "{params.epochs} {params.benchmarks} --out-dir {params.out_dir} --family {params.family} "
+            "--dataset {params.dataset} {params.val} > {log} 2>&1"
 
     rule publish_report:
         """The complete report copied into reports/{family}/, with each file's caption for `snakemake --report`."""

@@ -91,6 +91,17 @@ def measured_wall(path):
     return sum(float(line.split("\t")[0]) for line in lines if line.strip()) or None
 
 
+def manifest_wall(folder):
+    """Wall seconds the training recorded in its ``train_manifest.json`` (all attempts), or None when absent."""
+    path = os.path.join(folder, run_record.MANIFEST_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        return run_record.read_manifest(folder).get("wall_time_s")
+    except (OSError, ValueError):  # RunRecordError is a ValueError
+        return None
+
+
 def forecast(plan, spi, train_images=None):
     """Rows per run: ``arm, variant, seed, iterations, counted, gpus, wall_h, gpu_h, measured_wall_h``."""
     gpus = plan.config["gpus_per_job"]
@@ -100,7 +111,8 @@ def forecast(plan, spi, train_images=None):
         iters, counted = per_arm[run.arm]
         wall_h = iters * spi / 3600
         bench = f"results/benchmarks/train/{plan.family}/{run.arm}/{run.variant}/seed{run.seed}.tsv"
-        measured = measured_wall(bench)
+        # the train job's benchmark file; a run made before those existed: its manifest's own wall time
+        measured = measured_wall(bench) or manifest_wall(plan.run_dir(run))
         rows.append(
             dict(
                 arm=run.arm,
@@ -150,7 +162,8 @@ def render(plan, rows, spi, spi_from) -> str:
     out += ["", "Iterations per run: " + "; ".join(counted) + "."]
     out.append(
         "Training only (evaluations not included); GPU-hours = iterations x s/iteration x GPUs. The measured column "
-        "is the train jobs' Snakemake benchmark files (a resumed training: its last attempt)."
+        "is the train jobs' Snakemake benchmark files (a resumed training: its last attempt), else the wall time the "
+        "training recorded in its train_manifest.json."
     )
     return "\n".join(out) + "\n"
 

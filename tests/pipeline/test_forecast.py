@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from dynrcnn import run_record
 from dynrcnn.pipeline import forecast
 
 # the arm configs inherit mmdet:: bases, which mmengine reads as files of the installed package
@@ -60,3 +61,22 @@ def test_a_speed_that_is_not_positive_is_refused(capsys):
     with pytest.raises(SystemExit) as exc:
         forecast.main([str(REPO / "configs" / "pipeline" / "default.yaml"), "--spi", "0"])
     assert exc.value.code == 2 and "--spi must be > 0" in capsys.readouterr().err
+
+
+def test_measured_wall_time_falls_back_to_the_manifest(tmp_path, monkeypatch, capsys):
+    """A run made before the benchmark files existed: the wall time its training recorded in train_manifest.json."""
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    run.mkdir()
+    lines = [dict(step=i, loss=1.0, time=0.4) for i in range(1, 21)]
+    (run / "scalars.json").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    folder = tmp_path / run_record.run_dir("synthetic", "dsl", "default", 2)
+    folder.mkdir(parents=True)
+    manifest = {key: None for key in run_record.MANIFEST_KEYS}
+    manifest.update(checkpoint="ckpt.pth", work_dir="w", epoch_checkpoints={}, wall_time_s=180.0)
+    (folder / run_record.MANIFEST_FILE).write_text(json.dumps(manifest))
+    argv = [str(REPO / "configs" / "pipeline" / "default.yaml"), "--measured", str(run)]
+    assert forecast.main(argv) == 0
+    text = capsys.readouterr().out
+    assert f"| dsl/default/seed2 | 450 | {450 * 0.4 / 3600:.3f} | 0.0 | {180.0 / 3600:.3f} |" in text
+    assert f"{180.0 / 3600:.3f} (1 of 4)" in text

@@ -26,7 +26,6 @@ on a FAIL.
 import argparse
 import csv
 import glob
-import json
 import math
 import os
 import statistics
@@ -34,6 +33,7 @@ import sys
 from pathlib import Path
 
 from analysis.references import load_references
+from dynrcnn import run_record
 
 #: Scalar names (dynrcnn.run_record's and the stats hook's).
 IOU_THR, UPDATED_IOU_THR, BETA = "dynrcnn/iou_thr", "dynrcnn/updated_iou_thr", "dynrcnn/beta"
@@ -63,17 +63,13 @@ def _number(x):
 def read_lines(path):
     """JSON lines of a ``scalars.json`` (``step``) or a rank log (``iter``), as dicts with ``step``."""
     lines = []
-    with open(path, encoding="utf-8") as f:
-        for number, text in enumerate(f, start=1):
-            if not text.strip():
-                continue
-            try:
-                line = json.loads(text)
-            except ValueError:
-                raise CheckError(f"{path}: line {number} is not JSON") from None
+    try:
+        for _, line in run_record.json_lines(path):
             if "iter" in line and "step" not in line:  # a rank log: the stats hook's bare names
                 line = {"step": line["iter"], **{f"dynrcnn/{k}": v for k, v in line.items() if k != "iter"}}
             lines.append(line)
+    except run_record.RunRecordError as e:
+        raise CheckError(str(e)) from None
     return lines
 
 

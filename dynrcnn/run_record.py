@@ -641,6 +641,26 @@ def write_scalars(path, lines):
     atomic_write_text(path, "".join(json.dumps(line) + "\n" for line in lines))
 
 
+def json_lines(path, fix=""):
+    """The JSON lines of a log the training writes (``scalars.json``, a rank's ``dynrcnn_rank{r}.jsonl``).
+
+    Yields:
+        tuple[int, object]: line number (from 1) and the decoded line; blank lines are skipped.
+
+    Raises:
+        RunRecordError: a line that is not JSON (the message names the file, the line and ``fix``).
+        FileNotFoundError: no such file.
+    """
+    with open(path, encoding="utf-8") as f:
+        for number, text in enumerate(f, start=1):
+            if not text.strip():
+                continue
+            try:
+                yield number, json.loads(text)
+            except ValueError as e:
+                raise RunRecordError(f"{path}: line {number} is not valid JSON ({e}). {fix}".rstrip()) from None
+
+
 def read_scalars(path):
     """Read a run's ``scalars.json`` (JSON lines, each with a numeric ``step``).
 
@@ -652,17 +672,10 @@ def read_scalars(path):
     """
     train, val = [], []
     try:
-        with open(path, encoding="utf-8") as f:
-            for number, text in enumerate(f, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    line = json.loads(text)
-                except ValueError as e:
-                    raise RunRecordError(f"{path}: line {number} is not valid JSON ({e}). {SCALARS_FIX}") from None
-                if not isinstance(line, dict) or not _number(line.get("step")):
-                    raise RunRecordError(f'{path}: line {number} has no numeric "step". {SCALARS_FIX}')
-                (train if is_train_line(line) else val).append(line)
+        for number, line in json_lines(path, fix=SCALARS_FIX):
+            if not isinstance(line, dict) or not _number(line.get("step")):
+                raise RunRecordError(f'{path}: line {number} has no numeric "step". {SCALARS_FIX}')
+            (train if is_train_line(line) else val).append(line)
     except FileNotFoundError:
         raise RunRecordError(f"{path}: missing. {SCALARS_FIX}") from None
     if not train:

@@ -21,6 +21,7 @@ def test_default_dynamic_rcnn_arm_learns(tmp_path):
     from mmengine.runner import Runner
 
     from dynrcnn.data.synthetic import generate
+    from dynrcnn.dynamic_settings import settings_of
 
     torch.set_num_threads(1)
     root = str(generate(tmp_path / "data")) + "/"  # the default dataset
@@ -41,7 +42,7 @@ def test_default_dynamic_rcnn_arm_learns(tmp_path):
     # an untuned detector localises coarsely: AP75 clearly below AP50
     assert val[-1]["coco/bbox_mAP_75"] < val[-1]["coco/bbox_mAP_50"] - 0.1
     train = [r for r in rows if "dynrcnn/iou_thr" in r]
-    dyn = cfg.model.train_cfg.rcnn.dynamic_rcnn
+    dyn = settings_of(cfg)  # the config's settings, the head's defaults filled
     first_thr = train[0]["dynrcnn/iou_thr"]
-    assert max(r["dynrcnn/iou_thr"] for r in train) > max(first_thr, dyn.initial_iou)
-    assert min(r["dynrcnn/beta"] for r in train) < dyn.initial_beta == 1.0
+    assert max(r["dynrcnn/iou_thr"] for r in train) > max(first_thr, dyn["initial_iou"])
+    assert min(r["dynrcnn/beta"] for r in train) < dyn["initial_beta"] == 1.0

@@ -23,7 +23,8 @@ IOU_METRICS = tuple(f"AP{k[2:]}" for k in IOU_KEYS)
 #: The training scalars whose start and end the report compares (scalars.json keys).
 DYNAMICS_KEYS = {"iou_thr": "dynrcnn/iou_thr", "beta": "dynrcnn/beta"}
 RUN_KEYS = ("family", "arm", "variant", "seed")
-PROVENANCE_KEYS = (
+#: The provenance fields the per-run info frame carries (a subset of ``dynrcnn.run_record.PROVENANCE_KEYS``).
+INFO_PROVENANCE_KEYS = (
     "gpus",
     "images_per_gpu",
     "lr",
@@ -88,7 +89,7 @@ def info_frame(runs):
                 control_iou_thr=control.get("iou_thr", math.nan),
                 control_beta=control.get("beta", math.nan),
                 control_loss=control.get("loss"),
-                **{k: r.provenance.get(k) for k in PROVENANCE_KEYS},
+                **{k: r.provenance.get(k) for k in INFO_PROVENANCE_KEYS},
                 path=str(r.path),
             )
         )

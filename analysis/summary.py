@@ -152,20 +152,21 @@ def _family_text(c):
     return f"{c.family} (Holm over m = {c.family_size})" if c.family_size else f"{c.family} (no test)"
 
 
+def _tested_claim(title, paper, c, direction, seeds, floor=None, digits=1):
+    """A claim decided by comparison ``c``: its paired mean and CI, the verdict from its Holm-adjusted p in the
+    paper's ``direction`` (+1 / -1), the seeds-needed text ``seeds`` and its Holm family."""
+    ours = ours_text(c.diff, digits=digits)
+    return Claim(title, paper, ours, verdict(c.diff, c.p_adj, direction, floor), seeds, _family_text(c))
+
+
 def arm_claim(res, refs, dataset, arm, metric="AP"):
     """'{arm} improves {metric}': the gains family of the three arms at ``metric``."""
     c = _comparison(res, "gains", (arm, DEFAULT_VARIANT), BASELINE, metric)
     paper, effect = _paper_text(references.paper_gain(refs, arm, metric))
     floor = floor_text(res, metric)
     name = {"dla": "DLA", "dsl": "DSL", "dynamic_rcnn": "DLA + DSL"}[arm]
-    return Claim(
-        f"{name} improves {metric}",
-        paper,
-        ours_text(c.diff),
-        verdict(c.diff, c.p_adj, +1, floor),
-        seeds_needed_text(effect, c.diff, refs, dataset),
-        _family_text(c),
-    )
+    seeds = seeds_needed_text(effect, c.diff, refs, dataset)
+    return _tested_claim(f"{name} improves {metric}", paper, c, +1, seeds, floor)
 
 
 def floor_text(res, metric):
@@ -195,14 +196,8 @@ def growth_claim(res, refs, dataset):
         return Claim(title, paper, "—", v, "—", "iou_growth")
     c = _comparison(res, "iou_growth", FULL, BASELINE, metric)
     effect = p90[0] - p50[0] if metric == "AP90" and p90 and p50 else math.nan
-    return Claim(
-        f"{title} (tested: gain at {metric}, IoU {iou_of(metric):.2f}, minus gain at AP50)",
-        paper,
-        ours_text(c.diff),
-        verdict(c.diff, c.p_adj, +1),
-        seeds_needed_text(effect, c.diff, refs, dataset),
-        _family_text(c),
-    )
+    title = f"{title} (tested: gain at {metric}, IoU {iou_of(metric):.2f}, minus gain at AP50)"
+    return _tested_claim(title, paper, c, +1, seeds_needed_text(effect, c.diff, refs, dataset))
 
 
 def dynamics_claims(res, refs):
@@ -213,16 +208,8 @@ def dynamics_claims(res, refs):
         key, start, digits = ("iou_thr@500", "0.4", 4) if scalar == "iou_thr" else ("beta@end_1x", "1.0", 1)
         ref = references.find(refs, "trajectory", "dynamic_rcnn", key)
         paper = f"{start} → {ref.format(digits)} (author, issue #3)" if ref else "—"
-        claims.append(
-            Claim(
-                f"{text} during training (DLA + DSL, final minus initial)",
-                paper,
-                ours_text(c.diff, digits=3),
-                verdict(c.diff, c.p_adj, direction),
-                "— (no paper effect in these units)",
-                _family_text(c),
-            )
-        )
+        title = f"{text} during training (DLA + DSL, final minus initial)"
+        claims.append(_tested_claim(title, paper, c, direction, "— (no paper effect in these units)", digits=3))
     return claims
 
 
@@ -238,16 +225,8 @@ def additivity_claims(res, refs, dataset):
             else None
         )
         paper, effect = _paper_text(pg)
-        claims.append(
-            Claim(
-                f"DLA + DSL beats {ARM_LABELS[arm].lstrip('+ ')} (AP)",
-                paper,
-                ours_text(c.diff),
-                verdict(c.diff, c.p_adj, +1),
-                seeds_needed_text(effect, c.diff, refs, dataset),
-                _family_text(c),
-            )
-        )
+        title = f"DLA + DSL beats {ARM_LABELS[arm].lstrip('+ ')} (AP)"
+        claims.append(_tested_claim(title, paper, c, +1, seeds_needed_text(effect, c.diff, refs, dataset)))
     return claims
 
 
@@ -257,13 +236,12 @@ def static_claim(res, refs, dataset):
     c = res.comparison("controls_vs_dynamic_rcnn", STATIC, FULL, "AP")
     if c is None:
         return None
-    return Claim(
+    return _tested_claim(
         "the gain is not explained by the final threshold and beta alone (static endpoint − DLA + DSL, AP)",
         "no number (the paper's premise that the values must change during training)",
-        ours_text(c.diff),
-        verdict(c.diff, c.p_adj, -1),
+        c,
+        -1,
         "— (no paper effect)",
-        _family_text(c),
     )
 
 

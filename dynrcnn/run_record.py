@@ -461,7 +461,8 @@ def provenance_record(
         eval_device (str | None): the evaluation's GPU, ``"cpu"``, or None when detections were given.
         eval_cpu (dict): the evaluating machine's ``cpu_model`` and ``cpu_capability``.
         eval_wall_time_s (float): the evaluation's wall time.
-        weights_sha256 (str | None): SHA-256 of the final checkpoint file (what `export` checks its weights against).
+        weights_sha256 (str | None): SHA-256 of the final checkpoint's published weights (its ``meta`` and
+            ``state_dict``, :func:`dynrcnn.tools.export.weights_sha256`): what `export` checks its weights against.
         annotations_sha256 (dict | None): annotation file name -> SHA-256, as the evaluation read them.
 
     Returns:

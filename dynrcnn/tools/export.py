@@ -37,8 +37,6 @@ PROG = "python -m dynrcnn.tools.export"
 #: The checkpoint keys kept in a published checkpoint (MMDetection's ``publish_model.py``).
 KEPT_KEYS = ("meta", "state_dict")
 METAFILE = "metafile.yml"
-#: The provenance key of metrics.json holding the published weights' sha256.
-SHA_KEY = "weights_sha256"
 PAPER = dict(
     Title="Dynamic R-CNN: Towards High Quality Object Detection via Dynamic Training",
     URL="https://arxiv.org/abs/2004.06002",
@@ -115,7 +113,7 @@ def export_run(run_dir, out_dir) -> dict:
     manifest = run_record.read_manifest(run_dir)
     data = published_weights(manifest["checkpoint"])
     sha = hashlib.sha256(data).hexdigest()
-    recorded = record["provenance"].get(SHA_KEY)
+    recorded = run_record.provenance_values(record)["weights_sha256"]
     if recorded is not None and recorded != sha:
         raise ExportError(
             f"{run_dir}: the checkpoint {manifest['checkpoint']} gives weights with sha256 {sha[:8]}..., "

@@ -33,13 +33,9 @@ report: $(STAMP)
 		configs/pipeline/report_from_runs.yaml $(ARGS)
 
 # Every check: the lint, then the fast unit tests, the slow learning test, the end-to-end pipeline test and the
-# cluster rehearsal (a single-node SLURM cluster; as root, else those tests skip), on TEST_WORKERS pytest-xdist
-# workers: a test file's tests stay on one worker, the cluster tests share one (tests/conftest.py). Much of the
-# suite waits (Snakemake and SLURM polling, one-thread trainings), so two workers fit a 2-core machine;
-# TEST_WORKERS=0 runs everything in one process.
-TEST_WORKERS ?= 2
+# cluster rehearsal (a single-node SLURM cluster; as root, else those tests skip).
 test: lint
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "e2e or slow or cluster or not (e2e or slow or cluster)"
+	$(PY) -m pytest -m "e2e or slow or cluster or not (e2e or slow or cluster)"
 
 # Fast unit tests only (pyproject's default marker filter).
 test-fast: $(STAMP)

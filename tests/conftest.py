@@ -60,12 +60,3 @@ def make_config(tmp_path, monkeypatch):
         return config
 
     return make
-
-
-def pytest_collection_modifyitems(config, items):
-    """Groups for pytest-xdist's ``--dist loadgroup`` (``make test`` runs two workers): a test file's tests stay on
-    one worker, so that its module-scoped fixtures (a training, a pipeline run) run once; the cluster tests share one
-    worker, as there is one SLURM cluster per machine. Without ``-n`` the marks change nothing."""
-    for item in items:
-        group = "cluster" if item.get_closest_marker("cluster") else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))

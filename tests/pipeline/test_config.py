@@ -3,6 +3,7 @@ each with the key to change."""
 
 import re
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -193,3 +194,17 @@ def test_checks_import_neither_torch_nor_mmdet(make_config):
         env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"},
     )
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_headline_seeds_config_adds_seeds_to_the_default(tmp_path, monkeypatch):
+    """configs/pipeline/headline_seeds.yaml on top of the default: the four arms x 12 seeds, the default's first."""
+    from dynrcnn.pipeline import build
+
+    monkeypatch.chdir(tmp_path)
+    pipeline = Path(__file__).resolve().parents[2] / "configs" / "pipeline"
+    config = load(pipeline / "default.yaml", pipeline / "headline_seeds.yaml")
+    validate(config)
+    plan = build(config)
+    assert sorted({(r.arm, r.seed) for r in plan.runs}) == [
+        (arm, seed) for arm in ("baseline", "dla", "dsl", "dynamic_rcnn") for seed in range(12)
+    ]

@@ -20,8 +20,8 @@ make: *** [Makefile:25: test] Error 1
 
 def test_summary_line_is_pytests_last_one():
     assert bench.summary_line(OUTPUT) == "1 failed, 563 passed, 1 skipped, 93 warnings in 1303.29s (0:21:43)"
-    xdist = "=========== 717 passed, 1 skipped, 103 warnings in 720.02s (0:12:00) ============"
-    assert bench.summary_line(OUTPUT + xdist) == "717 passed, 1 skipped, 103 warnings in 720.02s (0:12:00)"
+    later = "=========== 717 passed, 1 skipped, 103 warnings in 720.02s (0:12:00) ============"
+    assert bench.summary_line(OUTPUT + later) == "717 passed, 1 skipped, 103 warnings in 720.02s (0:12:00)"
     assert bench.summary_line("ruff: 3 errors\nmake: *** [lint] Error 1\n") is None
 
 

@@ -106,16 +106,44 @@ def report_seconds(text):
     return None
 
 
-def main():
-    args = parse_args()
-    sides = [s.split("=", 1) for s in (args.side or ["new=worktree"])]
+def run_sides(specs, keep, prefix, run_one):
+    """Run each side one after the other; shared by the side-by-side benchmarks.
+
+    Prints the CPU and the load average first. Each side runs as ``run_one(name, ref, work)`` in a folder ``work``
+    (``keep``, else a temporary folder removed afterwards).
+
+    Args:
+        specs (list[str] | None): ``NAME=REF`` per side (None: ``new=worktree``).
+        keep (str | None): the folder to keep the trees in.
+        prefix (str): the temporary folder's name prefix.
+        run_one (callable): runs one side, returns its result dict (with ``ref`` and ``wall``).
+
+    Returns:
+        dict: side name -> its result, in the order given.
+    """
     sys.path.insert(0, str(REPO))
     from dynrcnn.provenance import cpu_model
 
     print(f"CPU: {cpu_model()}; {os.cpu_count()} CPUs; load average at start {os.getloadavg()[0]:.2f}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="bench_default_") as tmp:
-        work = Path(args.keep or tmp)
-        results = {name: run_side(name, ref, args.cores, work) for name, ref in sides}
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        work = Path(keep or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        return {name: run_one(name, ref, work) for name, ref in (s.split("=", 1) for s in specs or ["new=worktree"])}
+
+
+def print_ratios(results):
+    """Each later side's wall time over the first side's, then the load average at the end."""
+    names = list(results)
+    for name in names[1:]:
+        print(f"{name} / {names[0]}: wall {results[name]['wall'] / results[names[0]]['wall']:.2f}x")
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
+
+
+def main():
+    args = parse_args()
+    results = run_sides(
+        args.side, args.keep, "bench_default_", lambda name, ref, work: run_side(name, ref, args.cores, work)
+    )
     print(
         f"\n{'side':<8}{'ref':<12}{'trainings':>10}{'evals':>7}{'epoch det.':>11}{'wall (min)':>12}{'report (s)':>12}"
     )
@@ -125,12 +153,7 @@ def main():
             f"{name:<8}{r['ref'][:11]:<12}{r['trainings']:>10}{r['evaluations']:>7}{r['epoch_detections']:>11}"
             f"{r['wall'] / 60:>12.2f}{rep:>12}"
         )
-    if len(results) > 1:
-        names = list(results)
-        base = results[names[0]]
-        for name in names[1:]:
-            print(f"{name} / {names[0]}: wall {results[name]['wall'] / base['wall']:.2f}x")
-    print(f"load average at end {os.getloadavg()[0]:.2f}")
+    print_ratios(results)
     return 0
 
 

@@ -18,7 +18,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 VENV = Path(sys.executable).parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_default_pipeline import tree_of  # noqa: E402
+from benchmarks.bench_default_pipeline import print_ratios, run_sides, tree_of  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -63,21 +62,11 @@ def run_side(name, ref, work):
 
 def main(argv=None):
     args = parse_args(argv)
-    sides = [s.split("=", 1) for s in (args.side or ["new=worktree"])]
-    from dynrcnn.provenance import cpu_model
-
-    print(f"CPU: {cpu_model()}; {os.cpu_count()} CPUs; load average at start {os.getloadavg()[0]:.2f}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="bench_make_test_") as tmp:
-        work = Path(args.keep or tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        results = {name: run_side(name, ref, work) for name, ref in sides}
+    results = run_sides(args.side, args.keep, "bench_make_test_", run_side)
     print(f"\n{'side':<8}{'ref':<12}{'rc':>4}{'wall (min)':>12}  pytest summary")
     for name, r in results.items():
         print(f"{name:<8}{r['ref'][:11]:<12}{r['rc']:>4}{r['wall'] / 60:>12.2f}  {r['summary']}")
-    names = list(results)
-    for name in names[1:]:
-        print(f"{name} / {names[0]}: wall {results[name]['wall'] / results[names[0]]['wall']:.2f}x")
-    print(f"load average at end {os.getloadavg()[0]:.2f}")
+    print_ratios(results)
     return 0
 
 

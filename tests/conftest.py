@@ -1,5 +1,6 @@
 """Fixtures shared by the test folders: a fake COCO 2017 tree (the pipeline's plan, its dataset check, the workflow's
-dry runs) and a snapshot of a folder's files (to show that something was left untouched)."""
+dry runs), the embedded default's synthetic dataset (made once for the tests that train on it) and a snapshot of a
+folder's files (to show that something was left untouched)."""
 
 import json
 from pathlib import Path
@@ -30,6 +31,15 @@ def fake_coco(tmp_path):
             json.dumps(dict(images=[], annotations=[], categories=categories))
         )
     return root
+
+
+@pytest.fixture(scope="session")
+def default_synthetic_dataset(tmp_path_factory):
+    """The embedded default's synthetic dataset (dynrcnn.data.synthetic's defaults, as configs/pipeline/default.yaml
+    asks), generated once per session: the tests that train on it share it and must not write into it."""
+    from dynrcnn.data.synthetic import generate
+
+    return generate(tmp_path_factory.mktemp("default_dataset") / "synthetic")
 
 
 def _file_state(root):

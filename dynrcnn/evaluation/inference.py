@@ -3,6 +3,7 @@ detect_epochs tools)."""
 
 import copy
 import os.path as osp
+import uuid
 
 
 def build_test_runner(cfg, checkpoint, work_dir, max_images=None):
@@ -23,7 +24,9 @@ def build_test_runner(cfg, checkpoint, work_dir, max_images=None):
     from mmengine.runner import Runner
 
     import dynrcnn.compat  # noqa: F401  mmengine checkpoints under torch >= 2.6
+    from dynrcnn.config_text import memoise_config_formatting
 
+    memoise_config_formatting()  # the runner formats its config text several times
     prefix = osp.join(work_dir, "dets")
     cfg = cfg.copy()
     loader = copy.deepcopy(cfg.val_dataloader)
@@ -39,6 +42,13 @@ def build_test_runner(cfg, checkpoint, work_dir, max_images=None):
     cfg.resume = False
     cfg.launcher = "none"
     cfg.custom_hooks = []  # training-time hooks (statistics logging) have nothing to do at test time
+    # mmengine keeps one logger, message hub and visualizer per name in a process (the experiment's, which ends in the
+    # second the runner was made; the visualizer's, fixed by the config): a later runner of this process would get an
+    # earlier one's, writing into that runner's deleted scratch folder. One name per runner.
+    name = f"detect_{uuid.uuid4().hex[:12]}"
+    cfg.experiment_name = name
+    if cfg.get("visualizer"):
+        cfg.visualizer = dict(cfg.visualizer, name=name)
     return Runner.from_cfg(cfg), f"{prefix}.bbox.json"
 
 

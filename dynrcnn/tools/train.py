@@ -218,7 +218,9 @@ def main(argv=None) -> None:
 
     import dynrcnn.compat  # noqa: F401  makes mmengine checkpoints loadable under torch >= 2.6 (resume)
     import dynrcnn.engine  # noqa: F401  registers RunWallTimeHook (the configs import it too)
+    from dynrcnn.config_text import memoise_config_formatting
 
+    memoise_config_formatting()  # the same config text is formatted once, not at each of its ~6 uses
     cfg = build_config(args)
     init_cpu_process_group(args.launcher)
     # Resume from the newest checkpoint of an earlier attempt; otherwise keep the config's own load_from.

@@ -7,11 +7,12 @@ train on CPU with gloo (no CUDA behind the fake GPUs), then evaluation, per-epoc
 
 In order (one module fixture, each step needs the previous):
 
-1. A config error only the training sees (a negative learning rate in ``train.cfg_options``): the trainings fail
-   on the cluster, Snakemake reports the failed job with its log path, and the log holds the training's error.
-2. The same call with the fix: everything completes without redoing what the first call finished (the dataset);
-   every job went through SLURM (sacct: COMPLETED), the metrics are complete, each training ran 2 processes, and
-   the report exists.
+1. A config error only the training sees (a negative learning rate in ``train.cfg_options``), one arm: the training
+   fails on the cluster, Snakemake reports the failed job with its log path, and the log holds the training's error.
+2. The fixed config, both arms: everything completes without redoing what the first call finished (the dataset);
+   every job went through SLURM in a job of its own (sacct: COMPLETED), each training job asked the profile's
+   resources (``--gpus=2`` as one task, ``tasks_per_gpu: 0``) and got the node's CPUs, the metrics are complete,
+   each training ran 2 processes, and the report exists.
 
 The partition and the CPU counts of the profile are replaced on the command line by this node's (the profile's other
 settings, e.g. one task per training, stay as they are). Run alone with ``make test-cluster``; wall times and the
@@ -118,7 +119,9 @@ def sacct_lines(job_ids) -> str:
 @pytest.fixture(scope="module")
 def pipeline(slurm_cluster, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("pipeline_on_slurm")
-    bad = write_config(workdir / "bad.yaml", train={"cfg_options": ["train_cfg.val_interval=1", BAD_OPTION]})
+    bad = write_config(
+        workdir / "bad.yaml", arms=[ARMS[0]], train={"cfg_options": ["train_cfg.val_interval=1", BAD_OPTION]}
+    )
     good = write_config(workdir / "tiny_2gpu.yaml")
     failed, failed_s = run_pipeline(slurm_cluster, workdir, bad)
     # the failed jobs' logs, before the second call's reruns of those jobs empty them
@@ -163,7 +166,8 @@ def test_the_fixed_pipeline_completes_through_slurm(pipeline):
     # the trainings: sbatch --gpus=2 as one task, the node's CPUs; torchrun with 2 processes (CPU, gloo)
     train_calls = [c for c in re.findall(r"sbatch call: (sbatch .*)", out) if "--gpus=2" in c]
     assert len(train_calls) == 2 and not any("--ntasks-per-gpu" in c for c in train_calls), train_calls
-    assert sum("gres/gpu=2" in r["AllocTRES"] for r in rows) == 2, lines
+    trainings = [r for r in rows if "gres/gpu=2" in r["AllocTRES"]]
+    assert len(trainings) == 2 and all(int(r["AllocCPUS"]) == cluster.cpus for r in trainings), lines
     for arm in ARMS:
         run = workdir / "results" / "runs" / "synthetic" / arm / "default" / "seed0"
         manifest = read_manifest(str(run))

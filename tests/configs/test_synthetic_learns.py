@@ -1,7 +1,7 @@
 """The embedded default learns: a full training of the synthetic Dynamic R-CNN arm.
 
-Slow (about 2 minutes on an idle core of a 2-core CPU): marked ``slow`` so
-that the fast unit tests skip it; ``make test`` (and CI) runs it.
+Slow (a full training of the default schedule): marked ``slow`` so that the fast unit tests skip it; ``make test``
+(and CI) runs it.
 """
 
 import json
@@ -15,16 +15,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_default_dynamic_rcnn_arm_learns(tmp_path):
+def test_default_dynamic_rcnn_arm_learns(tmp_path, default_synthetic_dataset):
     import torch
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    from dynrcnn.data.synthetic import generate
     from dynrcnn.dynamic_settings import settings_of
 
-    torch.set_num_threads(1)
-    root = str(generate(tmp_path / "data")) + "/"  # the default dataset
+    torch.set_num_threads(2)  # make test runs one test at a time: both cores of a 2-core machine
+    root = str(default_synthetic_dataset) + "/"
     cfg = Config.fromfile(str(REPO / "configs" / "synthetic" / "dynamic_rcnn.py"))
     for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
         cfg[loader].dataset.data_root = root

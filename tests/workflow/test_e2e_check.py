@@ -14,7 +14,10 @@ def _verdicts(workdir, family="synthetic"):
         return {(r["gate"], r["arm"]): (r["verdict"], r["reason"]) for r in csv.DictReader(f)}
 
 
-def test_synthetic_check_passes(tmp_path, smk):
+def test_synthetic_check_passes(tmp_path, smk, default_synthetic_dataset):
+    # check.yaml's dataset is the default's: the session's copy, reused as a rerun reuses it (same parameters)
+    (tmp_path / "results" / "data").mkdir(parents=True)
+    (tmp_path / "results" / "data" / "synthetic").symlink_to(default_synthetic_dataset)
     # check.yaml with two of its arms, half its trainings: the arm with the dynamic threshold and one without (the
     # identical-start gate compares them); the iterations stay (the trajectory gate needs the reference's 100 ... 300)
     config = smk.write_config(tmp_path / "check_two_arms.yaml", base="check.yaml", arms=["baseline", "dynamic_rcnn"])

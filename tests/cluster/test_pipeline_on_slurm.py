@@ -14,9 +14,10 @@ In order (one module fixture, each step needs the previous):
    resources (``--gpus=2`` as one task, ``tasks_per_gpu: 0``) and got the node's CPUs, the metrics are complete,
    each training ran 2 processes, and the report exists.
 
-The partition and the CPU counts of the profile are replaced on the command line by this node's (the profile's other
-settings, e.g. one task per training, stay as they are). Run alone with ``make test-cluster``; wall times and the
-sacct lines are printed (``-s``).
+The partition of the profile is replaced on the command line by this node's and its CPU counts are scaled to this
+node (the training gets the whole node, the other jobs their share of it: two evaluations can run side by side); the
+profile's other settings, e.g. one task per training, stay as they are. Run alone with ``make test-cluster``; wall
+times and the sacct lines are printed (``-s``).
 """
 
 import json
@@ -41,15 +42,22 @@ SNAKEMAKE_TIMEOUT_S = 900
 
 
 def node_overrides(cluster) -> list[str]:
-    """The profile's partition and CPU counts replaced by this node's, as command-line arguments.
+    """The profile's partition replaced by this node's and its CPU counts scaled to this node, as command-line
+    arguments.
 
-    A command-line ``--set-resources``/``--set-threads``/``--default-resources`` replaces the profile's whole entry,
-    so every other value of the profile's entry is passed on unchanged.
+    The profile's training asks a whole node's CPUs and the other jobs a share of one; here the training gets all of
+    this node's and every other job the same share of it (at least one CPU), so that jobs share this node as they would
+    share a real one. A command-line ``--set-resources``/``--set-threads``/``--default-resources`` replaces the
+    profile's whole entry, so every other value of the profile's entry is passed on unchanged.
     """
     profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    scale = cluster.cpus / int(profile["set-resources"]["train"]["cpus_per_task"])
+
+    def cpus(value):
+        return max(1, min(cluster.cpus, int(int(value) * scale)))
 
     def fit(key, value):
-        return min(int(value), cluster.cpus) if key == "cpus_per_task" else value
+        return cpus(value) if key == "cpus_per_task" else value
 
     defaults = dict(profile.get("default-resources") or {}, slurm_partition=cluster.partition)
     args = ["--default-resources", *[f"{k}={fit(k, v)}" for k, v in defaults.items()]]
@@ -60,7 +68,7 @@ def node_overrides(cluster) -> list[str]:
     ]
     if resources:
         args += ["--set-resources", *resources]
-    threads = [f"{rule}={min(int(n), cluster.cpus)}" for rule, n in (profile.get("set-threads") or {}).items()]
+    threads = [f"{rule}={cpus(n)}" for rule, n in (profile.get("set-threads") or {}).items()]
     if threads:
         args += ["--set-threads", *threads]
     return args

@@ -52,18 +52,31 @@ def _env(extra, pythonpath=()):
     return dict(os.environ, **extra, PYTHONPATH=path)
 
 
-def _val_logged(work, epoch):
+def _val_line(work, epoch):
+    """The validation line of ``epoch`` in the attempt's scalars.json, or None before it is there."""
     for path in glob.glob(str(work / "*" / "vis_data" / "scalars.json")):
         for line in Path(path).read_text().splitlines():
             if line.strip() and "coco/bbox_mAP" in line and json.loads(line)["step"] == epoch:
-                return True
-    return False
+                return json.loads(line)
+    return None
+
+
+def _val_logged(work, epoch):
+    """Epoch ``epoch``'s validation is in scalars.json and in the TensorBoard events on disk. TensorBoard's writer
+    queues events and writes them as more come (training goes on) or on close: a SIGKILL before that loses what it
+    still holds, which no tracking can keep, so the test kills only once they are written."""
+    line = _val_line(work, epoch)
+    if line is None or not glob.glob(str(work / tracking.TENSORBOARD_DIR / "events.out.tfevents.*")):
+        return False
+    series, _ = _tensorboard_series(work / tracking.TENSORBOARD_DIR)
+    return all(epoch in series.get(tag, {}) for tag in line if tag.startswith("coco/"))
 
 
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory, wandb_env):
     """dynamic_rcnn on 16 train / 4 val images of 64 px, 2 epochs (8 iterations each), every iteration logged,
-    validated after each epoch; SIGKILLed once epoch 1 is checkpointed and validated, then resumed to the end."""
+    validated after each epoch; SIGKILLed once epoch 1 is checkpointed and validated (its values on disk), then resumed
+    to the end."""
     from dynrcnn.data.synthetic import generate
 
     root = tmp_path_factory.mktemp("tracked")

@@ -56,8 +56,10 @@ def _val_line(work, epoch):
     """The validation line of ``epoch`` in the attempt's scalars.json, or None before it is there."""
     for path in glob.glob(str(work / "*" / "vis_data" / "scalars.json")):
         for line in Path(path).read_text().splitlines():
-            if line.strip() and "coco/bbox_mAP" in line and json.loads(line)["step"] == epoch:
-                return json.loads(line)
+            if line.strip() and "coco/bbox_mAP" in line:
+                values = json.loads(line)
+                if values["step"] == epoch:
+                    return values
     return None
 
 

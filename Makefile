@@ -33,9 +33,11 @@ report: $(STAMP)
 		configs/pipeline/report_from_runs.yaml $(ARGS)
 
 # Every check: the lint, then the fast unit tests, the slow learning test, the end-to-end pipeline test and the
-# cluster rehearsal (a single-node SLURM cluster; as root, else those tests skip).
+# cluster rehearsal (a single-node SLURM cluster; as root, else those tests skip), in TEST_WORKERS pytest-xdist
+# processes (0: one process, pytest's own order); a test's torch threads are the cores over the workers.
+TEST_WORKERS ?= 2
 test: lint
-	$(PY) -m pytest -m "e2e or slow or cluster or not (e2e or slow or cluster)"
+	$(PY) -m pytest -m "e2e or slow or cluster or not (e2e or slow or cluster)" -n $(TEST_WORKERS)
 
 # Fast unit tests only (pyproject's default marker filter).
 test-fast: $(STAMP)

@@ -3,6 +3,7 @@ dry runs), the embedded default's synthetic dataset (made once for the tests tha
 folder's files (to show that something was left untouched)."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,14 @@ def _file_state(root):
 
 
 @pytest.fixture
+def cpu_share():
+    """The cores a test process may use: the machine's, shared out among pytest-xdist's workers (``make test`` runs
+    two). A torch process with more threads than free cores spins and slows down severalfold."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+@pytest.fixture
 def file_state():
     """``file_state(root)``: every file below ``root`` with its modification time and bytes."""
     return _file_state
@@ -70,3 +79,34 @@ def make_config(tmp_path, monkeypatch):
         return config
 
     return make
+
+
+# Files whose tests share a session fixture that must exist once per run: they go to one pytest-xdist worker.
+_SHARED_SESSION_FIXTURES = {"slurm_cluster": "cluster", "default_synthetic_dataset": "default_synthetic_dataset"}
+# What a file's marks say of its cost (lower runs first): the cluster rehearsal, then trainings and pipelines, then
+# the unit tests.
+_COST_RANK = {"cluster": 0, "e2e": 1, "slow": 1}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``make test``: ``-n 2 --dist loadgroup``) a test file is the unit a worker takes, so its
+    module-scoped fixtures (a tiny training, a dataset) are made once; files sharing a once-per-run session fixture
+    (the SLURM cluster, the default synthetic dataset) take one group; the expensive files are handed out first so
+    that the workers end together. Without workers nothing changes."""
+    if not hasattr(config, "workerinput"):
+        return
+    files = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], []).append(item)
+    rank = {}
+    for file, file_items in files.items():
+        shared = {
+            _SHARED_SESSION_FIXTURES[f] for i in file_items for f in i.fixturenames if f in _SHARED_SESSION_FIXTURES
+        }
+        group = "_".join(sorted(shared)) or file
+        marks = {m.name for i in file_items for m in i.iter_markers()}
+        rank[file] = min([_COST_RANK[m] for m in marks if m in _COST_RANK], default=2)
+        for item in file_items:
+            item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])  # stable: the files' own order otherwise

@@ -15,14 +15,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_default_dynamic_rcnn_arm_learns(tmp_path, default_synthetic_dataset):
+def test_default_dynamic_rcnn_arm_learns(tmp_path, default_synthetic_dataset, cpu_share):
     import torch
     from mmengine.config import Config
     from mmengine.runner import Runner
 
     from dynrcnn.dynamic_settings import settings_of
 
-    torch.set_num_threads(2)  # make test runs one test at a time: both cores of a 2-core machine
+    torch.set_num_threads(cpu_share)
     root = str(default_synthetic_dataset) + "/"
     cfg = Config.fromfile(str(REPO / "configs" / "synthetic" / "dynamic_rcnn.py"))
     for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):

@@ -32,26 +32,30 @@ report: $(STAMP)
 	$(VENV)/bin/snakemake --cores 1 --configfile $(or $(CONFIG),configs/pipeline/default.yaml) \
 		configs/pipeline/report_from_runs.yaml $(ARGS)
 
-# Every check: the lint, then the fast unit tests, the slow learning test, the end-to-end pipeline test and the
-# cluster rehearsal (a single-node SLURM cluster; as root, else those tests skip), in TEST_WORKERS pytest-xdist
-# processes (0: one process, pytest's own order); a test's torch threads are the cores over the workers.
+# The test targets run in TEST_WORKERS pytest-xdist processes (0: one process, pytest's own order): a test file runs
+# whole on one worker, the files sharing the SLURM cluster or the default dataset on one, the expensive files first
+# (tests/conftest.py); a training test's torch threads are the cores shared out among the workers.
 TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS)
+
+# Every check: the lint, then the fast unit tests, the slow learning test, the end-to-end pipeline test and the
+# cluster rehearsal (a single-node SLURM cluster; as root, else those tests skip).
 test: lint
-	$(PY) -m pytest -m "e2e or slow or cluster or not (e2e or slow or cluster)" -n $(TEST_WORKERS)
+	$(PYTEST) -m "e2e or slow or cluster or not (e2e or slow or cluster)"
 
 # Fast unit tests only (pyproject's default marker filter).
 test-fast: $(STAMP)
-	$(PY) -m pytest
+	$(PYTEST)
 
 test-e2e: $(STAMP)
-	$(PY) -m pytest -m e2e
+	$(PYTEST) -m e2e
 
 test-slow: $(STAMP)
-	$(PY) -m pytest -m slow
+	$(PYTEST) -m slow
 
 # The cluster rehearsal alone: starts a single-node SLURM cluster (scripts/local_slurm.sh, root), stops it after.
 test-cluster: $(STAMP)
-	$(PY) -m pytest -m cluster
+	$(PYTEST) -m cluster
 
 # ruff (Python: lint and format), snakefmt (Snakefile and rules) and Snakemake's own linter; `make format` fixes
 # what the first two find.

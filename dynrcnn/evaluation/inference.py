@@ -52,7 +52,19 @@ def build_test_runner(cfg, checkpoint, work_dir, max_images=None):
     return Runner.from_cfg(cfg), f"{prefix}.bbox.json"
 
 
-def detect(cfg, checkpoints, work_dir, max_images=None):
+def on_load_hook(callback):
+    """An mmengine hook that calls ``callback(checkpoint)`` with each checkpoint dict the runner loads (before its
+    weights go into the model), so that a caller can read it without loading the file a second time."""
+    from mmengine.hooks import Hook
+
+    class OnLoadCheckpoint(Hook):
+        def after_load_checkpoint(self, runner, checkpoint):
+            callback(checkpoint)
+
+    return OnLoadCheckpoint()
+
+
+def detect(cfg, checkpoints, work_dir, max_images=None, on_load=None):
     """Detect on the val split with each checkpoint in turn, with one runner.
 
     Args:
@@ -60,15 +72,21 @@ def detect(cfg, checkpoints, work_dir, max_images=None):
         checkpoints (dict): ``{key: checkpoint path}``, detected in this order.
         work_dir (str): Scratch folder of the inference.
         max_images (int, optional): See :func:`build_test_runner`.
+        on_load (callable, optional): ``on_load(key, checkpoint)``, called with each loaded checkpoint dict
+            (:func:`on_load_hook`).
 
     Yields:
         tuple: ``(key, path)`` of the COCO result json of each checkpoint; the file is overwritten by the next
         checkpoint's, so copy it before asking for the next.
     """
     runner = dets = None
+    loading = {}  # the key of the checkpoint being loaded, for on_load
     for key, path in checkpoints.items():
+        loading["key"] = key
         if runner is None:
             runner, dets = build_test_runner(cfg, path, work_dir, max_images)
+            if on_load is not None:
+                runner.register_hook(on_load_hook(lambda checkpoint: on_load(loading["key"], checkpoint)))
             runner.test()  # sets the loop up and loads load_from
         else:
             runner.load_checkpoint(path)

@@ -32,7 +32,7 @@ from dynrcnn.fileio import atomic_copy
 from dynrcnn.provenance import cpu_provenance, git_commit, package_versions
 from dynrcnn.run_folder import checked_manifest
 from dynrcnn.tools import orphan_guard
-from dynrcnn.tools.export import weights_sha256
+from dynrcnn.tools.export import loaded_weights_sha256
 
 PROG = "python -m dynrcnn.tools.evaluate"
 
@@ -106,10 +106,15 @@ def evaluate(args) -> str:
             torch.set_num_threads(args.threads)
         scratch = osp.join(manifest["work_dir"], "eval")
         shutil.rmtree(scratch, ignore_errors=True)
-        for _, dets in inference.detect(cfg, {"final": manifest["checkpoint"]}, scratch):
+        hashes = {}  # of the weights `export` publishes, from the checkpoint the inference loads (read once)
+
+        def hash_loaded(key, checkpoint):
+            hashes[key] = loaded_weights_sha256(checkpoint, manifest["checkpoint"])
+
+        for _, dets in inference.detect(cfg, {"final": manifest["checkpoint"]}, scratch, on_load=hash_loaded):
             atomic_copy(dets, final_dets)
         eval_device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-        weights = weights_sha256(manifest["checkpoint"])  # of the weights `export` publishes
+        weights = hashes["final"]
     metrics = evaluate_detections(val_ann_file(cfg), final_dets)
     record = dict(
         run=dict(

@@ -58,7 +58,13 @@ def published_weights(checkpoint) -> bytes:
     """
     import torch
 
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    return published_bytes(torch.load(checkpoint, map_location="cpu", weights_only=False), checkpoint)
+
+
+def published_bytes(state, checkpoint) -> bytes:
+    """:func:`published_weights` of a checkpoint already loaded (``state``, read from the file ``checkpoint``)."""
+    import torch
+
     if not isinstance(state, dict) or "state_dict" not in state:
         raise ExportError(f"{checkpoint}: not an mmengine checkpoint (no 'state_dict'); retrain the run")
     buffer = io.BytesIO()
@@ -69,6 +75,11 @@ def published_weights(checkpoint) -> bytes:
 def weights_sha256(checkpoint) -> str:
     """The sha256 (hex) of :func:`published_weights` of ``checkpoint``: what metrics.json records."""
     return hashlib.sha256(published_weights(checkpoint)).hexdigest()
+
+
+def loaded_weights_sha256(state, checkpoint) -> str:
+    """:func:`weights_sha256` of a checkpoint already loaded (``state``, read from the file ``checkpoint``)."""
+    return hashlib.sha256(published_bytes(state, checkpoint)).hexdigest()
 
 
 def model_name(run) -> str:

@@ -84,18 +84,28 @@ def make_run():
 
 class FakeRunner:
     """Stands in for the mmengine test runner: each test writes the template detections tagged with the checkpoint
-    (its absolute path) and the image count, and notes the checkpoint in ``loaded``."""
+    (its absolute path) and the image count, and notes the checkpoint in ``loaded``; loading a checkpoint reads it
+    and calls the registered hooks' ``after_load_checkpoint``, as mmengine's runner does."""
 
     def __init__(self, dets, checkpoint, max_images, template, loaded):
         self.dets, self.max_images, self.template, self.loaded = dets, max_images, template, loaded
         self.checkpoint = checkpoint
         self.test_loop = self
+        self.hooks = []
+
+    def register_hook(self, hook):
+        self.hooks.append(hook)
 
     def test(self):
+        self.load_checkpoint(self.checkpoint)
         self.run()
 
     def load_checkpoint(self, path):
         self.checkpoint = path
+        if os.path.isfile(path):
+            state = torch.load(path, map_location="cpu", weights_only=False)
+            for hook in self.hooks:
+                hook.after_load_checkpoint(self, checkpoint=state)
 
     def run(self):
         if not os.path.isfile(self.checkpoint):

@@ -104,6 +104,30 @@ def test_inference_detects_with_the_manifests_checkpoint(tmp_path, make_run, fak
     assert os.listdir(run / "detections") == ["final.bbox.json"]  # no epoch detections from the evaluation
 
 
+def test_the_final_checkpoint_is_read_once_and_its_published_weights_hash_recorded(
+    tmp_path, make_run, fake_inference, monkeypatch
+):
+    """The weights hash comes from the checkpoint the inference loads: the file is read once, not again to hash it."""
+    import torch
+
+    from dynrcnn.tools.export import weights_sha256
+
+    run, _, dets = make_run(tmp_path)
+    fake_inference(dets)
+    final = str(tmp_path / "results" / "work" / "r" / "epoch_2.pth")
+    reads, real_load = [], torch.load
+
+    def counting_load(f, *args, **kwargs):
+        reads.append(os.path.abspath(str(f)))
+        return real_load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", counting_load)
+    evaluate_tool.main(["--run-dir", str(run)] + ARGS)
+    assert reads.count(final) == 1
+    monkeypatch.setattr(torch, "load", real_load)
+    assert run_record.read_metrics(run / "metrics.json")["provenance"]["weights_sha256"] == weights_sha256(final)
+
+
 def test_a_copied_results_tree_evaluates_its_own_checkpoint(tmp_path, make_run, fake_inference):
     original = tmp_path / "a"
     original.mkdir()

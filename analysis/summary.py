@@ -105,20 +105,34 @@ def coco_sd_range(refs):
     return min(r.value for r in rows), max(r.value for r in rows), rows
 
 
-def seeds_needed_text(effect, diff, refs, dataset):
-    """Seeds a two-sided paired t-test needs (alpha 0.05, power 0.8) to detect ``effect`` (the paper's)."""
+def _needed(effect, sd, alpha):
+    n = seeds_needed(effect, sd, alpha=alpha)
+    return "> 100" if n is None else str(n)
+
+
+def _needed_range(effect, sds, alpha):
+    low, high = _needed(effect, min(sds), alpha), _needed(effect, max(sds), alpha)
+    return low if low == high else f"{low}–{high}"
+
+
+def seeds_needed_text(effect, diff, refs, dataset, holm_m=1):
+    """Seeds a two-sided paired t-test needs (alpha 0.05, power 0.8) to detect ``effect`` (the paper's), alone and,
+    for a Holm family of ``holm_m`` > 1 comparisons, at the Bonferroni level 0.05 / ``holm_m`` (:func:`seeds_note`)."""
     if effect is None or math.isnan(effect):
         return "— (no paper effect in these units)"
     if dataset == "coco":
         lo, hi, _ = coco_sd_range(refs)
-        n_lo, n_hi = (seeds_needed(effect, math.sqrt(2) * sd) for sd in (lo, hi))
-        need = str(n_lo) if n_lo == n_hi else f"{n_lo}–{n_hi}"
-        return f"{need} (published run SD {lo:g}–{hi:g} AP, reported; paired SD assumed √2 × run SD)"
-    if math.isnan(diff.sd_diff):
+        sds = [math.sqrt(2) * sd for sd in (lo, hi)]
+        basis = f"published run SD {lo:g}–{hi:g} AP, reported; paired SD assumed √2 × run SD"
+    elif math.isnan(diff.sd_diff):
         return "— (needs ≥ 2 paired seeds to measure the SD of the differences)"
-    n = seeds_needed(effect, diff.sd_diff)
-    need = "> 100" if n is None else str(n)
-    return f"{need} (paper's {fmt(effect, signed=True)} at our SD of the differences {fmt(diff.sd_diff, 2)})"
+    else:
+        sds = [diff.sd_diff]
+        basis = f"paper's {fmt(effect, signed=True)} at our SD of the differences {fmt(diff.sd_diff, 2)}"
+    need = _needed_range(effect, sds, ALPHA)
+    if holm_m > 1:
+        need += f"; {_needed_range(effect, sds, ALPHA / holm_m)} under Holm over m = {holm_m}"
+    return f"{need} ({basis})"
 
 
 @dataclass(frozen=True)
@@ -165,7 +179,7 @@ def arm_claim(res, refs, dataset, arm, metric="AP"):
     paper, effect = _paper_text(references.paper_gain(refs, arm, metric))
     floor = floor_text(res, metric)
     name = {"dla": "DLA", "dsl": "DSL", "dynamic_rcnn": "DLA + DSL"}[arm]
-    seeds = seeds_needed_text(effect, c.diff, refs, dataset)
+    seeds = seeds_needed_text(effect, c.diff, refs, dataset, c.family_size)
     return _tested_claim(f"{name} improves {metric}", paper, c, +1, seeds, floor)
 
 
@@ -197,7 +211,7 @@ def growth_claim(res, refs, dataset):
     c = _comparison(res, "iou_growth", FULL, BASELINE, metric)
     effect = p90[0] - p50[0] if metric == "AP90" and p90 and p50 else math.nan
     title = f"{title} (tested: gain at {metric}, IoU {iou_of(metric):.2f}, minus gain at AP50)"
-    return _tested_claim(title, paper, c, +1, seeds_needed_text(effect, c.diff, refs, dataset))
+    return _tested_claim(title, paper, c, +1, seeds_needed_text(effect, c.diff, refs, dataset, c.family_size))
 
 
 def dynamics_claims(res, refs):
@@ -226,7 +240,8 @@ def additivity_claims(res, refs, dataset):
         )
         paper, effect = _paper_text(pg)
         title = f"DLA + DSL beats {ARM_LABELS[arm].lstrip('+ ')} (AP)"
-        claims.append(_tested_claim(title, paper, c, +1, seeds_needed_text(effect, c.diff, refs, dataset)))
+        seeds = seeds_needed_text(effect, c.diff, refs, dataset, c.family_size)
+        claims.append(_tested_claim(title, paper, c, +1, seeds))
     return claims
 
 
@@ -306,14 +321,21 @@ def seeds_note(refs, dataset):
         "Seeds needed: the smallest n for which a two-sided paired t-test at alpha 0.05 reaches power 0.8 "
         "(noncentral t) against the paper's effect"
     )
+    holm = (
+        " The second number, for a claim whose Holm family has m > 1 comparisons: the same at alpha 0.05 / m "
+        "(Bonferroni). Holm rejects every hypothesis Bonferroni rejects, so that many seeds give this page's verdict "
+        "at least power 0.8; the first number is enough for the test alone, not for the adjusted verdict."
+    )
     if dataset != "coco":
-        return text + ", with the SD of our per-seed differences as measured (the paper's effect is a COCO number)."
+        return (
+            text + ", with the SD of our per-seed differences as measured (the paper's effect is a COCO number)." + holm
+        )
     lo, hi, rows = coco_sd_range(refs)
     sources = "; ".join(f"{r.value:g} AP {r.mark}: {r.source}" for r in rows)
     return (
         f"{text}, with the SD of the paired differences assumed √2 × the published seed-to-seed SD of Faster R-CNN "
         f"R-50-FPN 1x on COCO ({lo:g}–{hi:g} AP; {sources}), i.e. runs of two arms as independent (no positive "
-        "correlation between arms of one seed, which GPU non-determinism makes likely)."
+        "correlation between arms of one seed, which GPU non-determinism makes likely)." + holm
     )
 
 

@@ -126,7 +126,28 @@ def test_claim_rows(claims):
     diffs = np.subtract(AP["dynamic_rcnn"], AP["baseline"])
     ci = stats.ttest_rel(AP["dynamic_rcnn"], AP["baseline"]).confidence_interval(0.95)
     assert head.ours == f"{diffs.mean():+.1f} (5 of 5 seeds agree in sign; 95 % CI {ci.low:+.1f} to {ci.high:+.1f})"
-    assert head.seeds.split(" ")[0].isdigit()
+
+
+def _smallest_n(effect, sd, alpha):
+    """Brute force: the smallest n whose two-sided paired t-test at ``alpha`` has noncentral-t power >= 0.8."""
+    for n in range(2, 101):
+        t, nc = stats.t.ppf(1 - alpha / 2, n - 1), effect / (sd / np.sqrt(n))
+        if stats.nct.sf(t, n - 1, nc) + stats.nct.cdf(-t, n - 1, nc) >= 0.8:
+            return n
+
+
+def test_seeds_needed_alone_and_under_the_claims_holm_family(claims):
+    """Seeds for the test alone (alpha 0.05) and for the page's Holm-adjusted verdict (its family's Bonferroni level
+    0.05 / m, which Holm never rejects less often than); a one-test family has only the first."""
+    head = claims["DLA + DSL improves AP"]
+    sd = np.std(np.subtract(AP["dynamic_rcnn"], AP["baseline"]), ddof=1)
+    alone, holm = _smallest_n(1.9, sd, 0.05), _smallest_n(1.9, sd, 0.05 / 3)
+    assert holm > alone
+    assert head.seeds == f"{alone}; {holm} under Holm over m = 3 (paper's +1.9 at our SD of the differences {sd:.2f})"
+    additivity = claims["DLA + DSL beats DSL only (AP)"]
+    assert additivity.family == "additivity/AP (Holm over m = 2)" and "; " in additivity.seeds
+    assert "under Holm over m = 2 (" in additivity.seeds
+    assert "Bonferroni" in summary.seeds_note([], "synthetic")
 
 
 def test_dynamics_rows(claims):
@@ -171,7 +192,8 @@ def test_coco_seeds_needed_use_the_published_spread(refs):
     claim = summary.arm_claim(res, refs, "coco", "dynamic_rcnn")
     assert "published run SD 0.1–0.3 AP, reported" in claim.seeds
     low, high = (summary.seeds_needed(1.9, math.sqrt(2) * sd) for sd in (0.1, 0.3))
-    assert claim.seeds.startswith(f"{low}–{high} ")
+    holm_low, holm_high = (summary.seeds_needed(1.9, math.sqrt(2) * sd, alpha=0.05 / 3) for sd in (0.1, 0.3))
+    assert claim.seeds.startswith(f"{low}–{high}; {holm_low}–{holm_high} under Holm over m = 3 (")
     assert "√2 × the published seed-to-seed SD" in summary.seeds_note(refs, "coco")
 
 

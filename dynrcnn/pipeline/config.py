@@ -155,6 +155,7 @@ def validate(config, schema=SCHEMA):
         PipelineConfigError: the first problem found.
     """
     _check_schema(config, schema)
+    _check_extra_seeds(config)
     _check_dataset_family(config)
     _check_schedule(config)
     _check_sweeps(config)
@@ -198,6 +199,15 @@ def _check_schema(config, schema):
         raise PipelineConfigError(
             f"{field or 'top level'}: {error.message} (every key, its type and default: {SCHEMA_NAME})"
         )
+
+
+def _check_extra_seeds(config):
+    for arm in config["extra_seeds"]:
+        if arm not in config["arms"]:
+            raise PipelineConfigError(
+                f"extra_seeds.{arm}: {arm!r} is not in arms {config['arms']}, so its extra seeds would train an arm "
+                f"the config does not compare; add {arm} to arms or remove extra_seeds.{arm}"
+            )
 
 
 def _check_dataset_family(config):

@@ -157,6 +157,8 @@ class Plan:
         if self.checking:  # the acceptance check: every arm once, the first seed, a short schedule
             return [Run(arm, CHECK_VARIANT, seeds[0]) for arm in self.config["arms"]]
         runs = [Run(arm, DEFAULT_VARIANT, seed) for arm in self.config["arms"] for seed in seeds]
+        for arm, extra in self.config["extra_seeds"].items():
+            runs += [Run(arm, DEFAULT_VARIANT, seed) for seed in extra if seed not in seeds]
         if self.sweeping:
             for arm in self.config["sweeps"]["arms"]:
                 defaults = self.family_defaults(arm)

@@ -196,8 +196,10 @@ def test_checks_import_neither_torch_nor_mmdet(make_config):
     assert out.stdout.strip() == "[]", out.stderr
 
 
-def test_headline_seeds_config_adds_seeds_to_the_default(tmp_path, monkeypatch):
-    """configs/pipeline/headline_seeds.yaml on top of the default: the four arms x 14 seeds, the default's first."""
+def test_headline_seeds_config_adds_seeds_to_the_headlines_arms(tmp_path, monkeypatch):
+    """configs/pipeline/headline_seeds.yaml on top of the default: the four arms x the default's 4 seeds, and 10 more
+    for the baseline and Dynamic R-CNN only, enough for the headline's Holm-adjusted verdict at the measured effect."""
+    from analysis.comparisons import seeds_needed
     from dynrcnn.pipeline import build
 
     monkeypatch.chdir(tmp_path)
@@ -205,10 +207,37 @@ def test_headline_seeds_config_adds_seeds_to_the_default(tmp_path, monkeypatch):
     config = load(pipeline / "default.yaml", pipeline / "headline_seeds.yaml")
     validate(config)
     plan = build(config)
-    assert sorted({(r.arm, r.seed) for r in plan.runs}) == [
-        (arm, seed) for arm in ("baseline", "dla", "dsl", "dynamic_rcnn") for seed in range(14)
-    ]
-    from analysis.comparisons import seeds_needed
-
+    runs = sorted({(r.arm, r.seed) for r in plan.runs})
+    assert runs == sorted(
+        [(arm, seed) for arm in ("dla", "dsl") for seed in range(4)]
+        + [(arm, seed) for arm in ("baseline", "dynamic_rcnn") for seed in range(14)]
+    )
+    assert len(plan.runs) == 36 and {r.variant for r in plan.runs} == {"default"}
     # the measured headline (benchmarks/results/2026-12-03_headline_seed_noise.txt) at Holm's first level over 3 arms
-    assert len(config["seeds"]) >= seeds_needed(1.19, 1.22, alpha=0.05 / 3)
+    assert sum(arm == "dynamic_rcnn" for arm, _ in runs) >= seeds_needed(1.19, 1.22, alpha=0.05 / 3)
+
+
+def test_extra_seeds_train_only_the_named_arms_default_runs(tmp_path, monkeypatch):
+    """extra_seeds adds default runs of the named arms (a seed already in seeds is not trained twice), and no sweep
+    or control variant; an arm that is not in arms is one error naming the field and the fix."""
+    from dynrcnn.pipeline import build
+
+    monkeypatch.chdir(tmp_path)
+    config = {
+        "arms": ["baseline", "dynamic_rcnn"],
+        "seeds": [0, 1],
+        "extra_seeds": {"dynamic_rcnn": [1, 5]},
+        "sweeps": {"iou_topk": [30], "arms": ["dynamic_rcnn"]},
+        "controls": {"betas": [0.5]},
+    }
+    validate(config)
+    planned = [(r.arm, r.variant, r.seed) for r in build(config).runs]
+    runs = set(planned)
+    assert len(planned) == len(runs)  # seed 1 of dynamic_rcnn once
+    assert ("dynamic_rcnn", "default", 5) in runs
+    assert {seed for arm, _, seed in runs if arm == "baseline"} == {0, 1}
+    assert {seed for _, variant, seed in runs if variant != "default"} == {0, 1}
+    with pytest.raises(PipelineConfigError, match=r"^extra_seeds\.dla: 'dla' is not in arms .* add dla to arms"):
+        validate({"arms": ["baseline"], "extra_seeds": {"dla": [3]}})
+    with pytest.raises(PipelineConfigError, match=r"^extra_seeds\.dsl\[0\]: -1 is less than the minimum of 0"):
+        validate({"extra_seeds": {"dsl": [-1]}})

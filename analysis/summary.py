@@ -115,9 +115,10 @@ def _needed_range(effect, sds, alpha):
     return low if low == high else f"{low}–{high}"
 
 
-def seeds_needed_text(effect, diff, refs, dataset, holm_m=1):
+def seeds_needed_text(effect, diff, refs, dataset, holm_m=1, over=""):
     """Seeds a two-sided paired t-test needs (alpha 0.05, power 0.8) to detect ``effect`` (the paper's), alone and,
-    for a Holm family of ``holm_m`` > 1 comparisons, at the Bonferroni level 0.05 / ``holm_m`` (:func:`seeds_note`)."""
+    for a Holm family of ``holm_m`` > 1 comparisons, at the Bonferroni level 0.05 / ``holm_m`` (:func:`seeds_note`),
+    from the SD of ``diff``'s per-seed differences (``over``: which seeds, when not all of both sides')."""
     if effect is None or math.isnan(effect):
         return "— (no paper effect in these units)"
     if dataset == "coco":
@@ -128,7 +129,7 @@ def seeds_needed_text(effect, diff, refs, dataset, holm_m=1):
         return "— (needs ≥ 2 paired seeds to measure the SD of the differences)"
     else:
         sds = [diff.sd_diff]
-        basis = f"paper's {fmt(effect, signed=True)} at our SD of the differences {fmt(diff.sd_diff, 2)}"
+        basis = f"paper's {fmt(effect, signed=True)} at our SD of the differences {fmt(diff.sd_diff, 2)}{over}"
     need = _needed_range(effect, sds, ALPHA)
     if holm_m > 1:
         need += f"; {_needed_range(effect, sds, ALPHA / holm_m)} under Holm over m = {holm_m}"
@@ -145,6 +146,18 @@ class Claim:
     verdict: Verdict
     seeds: str
     family: str
+
+
+def _seeds_needed_of(res, c, effect, refs, dataset):
+    """:func:`seeds_needed_text` of comparison ``c``; where its sides' seed sets differ (a Welch row), from the
+    per-seed differences over the seeds both sides have."""
+    diff, over = c.diff, ""
+    a, b = res.values(c.a, c.metric), res.values(c.b, c.metric)
+    common = sorted(set(a) & set(b))
+    if set(a) != set(b) and len(common) >= 2:
+        diff = paired_difference({s: a[s] for s in common}, {s: b[s] for s in common})
+        over = f" over the {len(common)} seeds both sides have"
+    return seeds_needed_text(effect, diff, refs, dataset, c.family_size, over)
 
 
 def _comparison(res, family, a, b, metric):
@@ -179,7 +192,7 @@ def arm_claim(res, refs, dataset, arm, metric="AP"):
     paper, effect = _paper_text(references.paper_gain(refs, arm, metric))
     floor = floor_text(res, metric)
     name = {"dla": "DLA", "dsl": "DSL", "dynamic_rcnn": "DLA + DSL"}[arm]
-    seeds = seeds_needed_text(effect, c.diff, refs, dataset, c.family_size)
+    seeds = _seeds_needed_of(res, c, effect, refs, dataset)
     return _tested_claim(f"{name} improves {metric}", paper, c, +1, seeds, floor)
 
 
@@ -240,8 +253,7 @@ def additivity_claims(res, refs, dataset):
         )
         paper, effect = _paper_text(pg)
         title = f"DLA + DSL beats {ARM_LABELS[arm].lstrip('+ ')} (AP)"
-        seeds = seeds_needed_text(effect, c.diff, refs, dataset, c.family_size)
-        claims.append(_tested_claim(title, paper, c, +1, seeds))
+        claims.append(_tested_claim(title, paper, c, +1, _seeds_needed_of(res, c, effect, refs, dataset)))
     return claims
 
 

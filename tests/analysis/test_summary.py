@@ -187,6 +187,25 @@ def test_page_banner_notices_and_rule(res, refs):
     assert "significant" not in page and "match" not in page
 
 
+def test_extra_seeds_pair_the_headline_and_give_the_welch_rows_seeds_from_the_common_seeds(refs):
+    """Baseline and Dynamic R-CNN with two more seeds than DLA and DSL (extra_seeds): the headline stays paired over
+    all 7; a single-component arm against the baseline is a Welch row, whose seeds needed come from the per-seed
+    differences over the 5 seeds both sides have."""
+    extra = {"baseline": [30.4, 29.6], "dynamic_rcnn": [33.5, 32.0]}
+    runs = make_runs() + [fake_run(arm, s, v) for arm, vs in extra.items() for s, v in zip((5, 6), vs)]
+    claims = {c.claim: c for c in summary.claims(compute(runs), refs, "synthetic")}
+    head = claims["DLA + DSL improves AP"]
+    assert head.ours.startswith("+") and "of 7 seeds agree in sign" in head.ours
+    dla = claims["DLA improves AP"]
+    assert "Welch t" in dla.ours
+    sd = np.std(np.subtract(AP["dla"], AP["baseline"]), ddof=1)
+    alone, holm = _smallest_n(1.0, sd, 0.05), _smallest_n(1.0, sd, 0.05 / 3)
+    assert dla.seeds == (
+        f"{alone}; {holm} under Holm over m = 3 (paper's +1.0 at our SD of the differences {sd:.2f} over the 5 seeds "
+        "both sides have)"
+    )
+
+
 def test_coco_seeds_needed_use_the_published_spread(refs):
     res = compute(make_runs())
     claim = summary.arm_claim(res, refs, "coco", "dynamic_rcnn")

@@ -24,6 +24,8 @@ from pathlib import Path
 from dynrcnn.fileio import replace_dir
 
 from . import figures
+from .collapsed_runs import collapsed_runs
+from .collapsed_runs import render_notice as render_collapsed
 from .compute import ComputeError
 from .compute import load as load_benchmarks
 
@@ -130,7 +132,7 @@ def build_report(
     samples = sample_inputs(by_arm, val_ann, val_images)
     benchmarks = load_benchmarks(benchmark_files or [], [r.path for r in runs])
     flags = flag_runs(runs)
-    summary_notices, table_notices = provenance_notices(notices, flags)
+    summary_notices, table_notices = provenance_notices(notices, flags, collapsed_runs(runs))
     res = compute(runs)
     verify = verify_section(runs, family, dataset)
     written = [write_summary(out_dir / SUMMARY_FILE, res, refs, family, dataset, summary_notices, verify)]
@@ -144,14 +146,15 @@ def build_report(
     return written, runs
 
 
-def provenance_notices(notices, flags):
-    """The notice lines of SUMMARY.md and of the runs table: ``notices`` and :func:`render_notice` of ``flags``.
+def provenance_notices(notices, flags, collapsed=()):
+    """The notice lines of SUMMARY.md and of the runs table: ``notices``, :func:`render_notice` of ``flags`` and
+    :func:`analysis.collapsed_runs.render_notice` of ``collapsed``.
 
     Returns:
         tuple[list[str], list[str]]: SUMMARY.md's lines (the notice as written, quoted under the banner) and
         the runs table's notes (one note per line, the bullets' ``- `` dropped: each note is a bullet already).
     """
-    lines = render_notice(flags).splitlines()
+    lines = render_notice(flags).splitlines() + render_collapsed(collapsed).splitlines()
     notes = [line[2:] if line.startswith("- ") else line for line in lines if line.strip()]
     return [*notices, *lines], [*notices, *notes]
 

@@ -308,3 +308,26 @@ def write_benchmark(root, rule, family, arm, seed, wall_s, cpu_s, max_rss_mb, va
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(BENCHMARK_HEADER + f"{wall_s}\t0:00:00\t{max_rss_mb}\t1\t1\t1\t0\t0\t50\t{cpu_s}\n")
     return path
+
+
+def memory_run(arm, seed, metrics, variant="default", train=None, provenance=None):
+    """An in-memory :class:`analysis.runs.Run` of the synthetic family (no files): ``metrics`` as fractions,
+    ``train`` a frame of training scalars (default: none logged)."""
+    import pandas as pd
+
+    from analysis.runs import Run
+
+    return Run(
+        arm=arm,
+        variant=variant,
+        seed=seed,
+        path=Path(f"/runs/{arm}/{variant}/seed{seed}"),
+        family="synthetic",
+        dataset="synthetic",
+        metrics=metrics,
+        hyperparameters={"iou_topk": 15, "beta_topk": 6, "update_iter_interval": 10},
+        provenance=provenance or {},
+        train=pd.DataFrame({"step": []}) if train is None else train,
+        val=pd.DataFrame({"step": []}),
+        detections={},
+    )

@@ -2,31 +2,17 @@
 and under the runs table, by one rule, and kept in the statistics."""
 
 import math
-from pathlib import Path
 
 import pandas as pd
 
 from analysis.collapsed_runs import FRACTION, collapsed_runs, render_notice
 from analysis.report import provenance_notices
-from analysis.runs import Run
+from tests.analysis.fake_runs import memory_run
 
 
 def run(arm, seed, ap, losses=(2.0, 1.5, 1.2), variant="default"):
     train = pd.DataFrame({"step": [5 * (i + 1) for i in range(len(losses))], "loss": list(losses)})
-    return Run(
-        arm=arm,
-        variant=variant,
-        seed=seed,
-        path=Path(f"/runs/{arm}/{variant}/seed{seed}"),
-        family="synthetic",
-        dataset="synthetic",
-        metrics={"AP": ap / 100},
-        hyperparameters={},
-        provenance={},
-        train=train,
-        val=pd.DataFrame({"step": []}),
-        detections={},
-    )
+    return memory_run(arm, seed, {"AP": ap / 100}, variant=variant, train=train)
 
 
 def test_a_run_below_half_the_median_of_its_arms_others_is_named_with_its_loss_peak():

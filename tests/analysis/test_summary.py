@@ -2,7 +2,6 @@
 
 import io
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,8 +12,8 @@ from analysis import summary, tables
 from analysis.comparisons import paired_difference
 from analysis.references import load_references
 from analysis.results import BASELINE, FULL, compute
-from analysis.runs import Run
 from dynrcnn.run_record import IOU_KEYS, SUMMARY_METRICS
+from tests.analysis.fake_runs import memory_run
 
 SEEDS = (0, 1, 2, 3, 4)
 #: AP (percent) per arm and seed: seed effects shared by all arms (a paired design), DSL's gain small and noisy
@@ -33,20 +32,8 @@ def fake_run(arm, seed, ap, variant="default", ap90=None, iou=(0.5, 0.6), beta=(
     metrics = {m: ap / 100 for m in SUMMARY_METRICS}
     metrics.update(AP50=per_iou["0.50"], AP75=per_iou["0.75"], **{f"AP@{k}": v for k, v in per_iou.items()})
     train = pd.DataFrame({"step": [10, 450], "dynrcnn/iou_thr": list(iou), "dynrcnn/beta": list(beta)})
-    return Run(
-        arm=arm,
-        variant=variant,
-        seed=seed,
-        path=Path(f"/runs/{arm}/{variant}/seed{seed}"),
-        family="synthetic",
-        dataset="synthetic",
-        metrics=metrics,
-        hyperparameters={"iou_topk": 15, "beta_topk": 6, "update_iter_interval": 10},
-        provenance={"git_commit": "0123456789", "config_sha256": f"{seed:064d}"},
-        train=train,
-        val=pd.DataFrame({"step": []}),
-        detections={},
-    )
+    provenance = {"git_commit": "0123456789", "config_sha256": f"{seed:064d}"}
+    return memory_run(arm, seed, metrics, variant=variant, train=train, provenance=provenance)
 
 
 def make_runs(ap=AP, seeds=SEEDS, ap90=None):

@@ -72,7 +72,7 @@ def detect(cfg, checkpoints, work_dir, max_images=None, on_load=None):
         checkpoints (dict): ``{key: checkpoint path}``, detected in this order.
         work_dir (str): Scratch folder of the inference.
         max_images (int, optional): See :func:`build_test_runner`.
-        on_load (callable, optional): ``on_load(key, checkpoint)``, called with each loaded checkpoint dict
+        on_load (callable, optional): called with each loaded checkpoint dict, in the order of ``checkpoints``
             (:func:`on_load_hook`).
 
     Yields:
@@ -80,13 +80,11 @@ def detect(cfg, checkpoints, work_dir, max_images=None, on_load=None):
         checkpoint's, so copy it before asking for the next.
     """
     runner = dets = None
-    loading = {}  # the key of the checkpoint being loaded, for on_load
     for key, path in checkpoints.items():
-        loading["key"] = key
         if runner is None:
             runner, dets = build_test_runner(cfg, path, work_dir, max_images)
             if on_load is not None:
-                runner.register_hook(on_load_hook(lambda checkpoint: on_load(loading["key"], checkpoint)))
+                runner.register_hook(on_load_hook(on_load))
             runner.test()  # sets the loop up and loads load_from
         else:
             runner.load_checkpoint(path)

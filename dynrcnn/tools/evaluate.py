@@ -106,15 +106,16 @@ def evaluate(args) -> str:
             torch.set_num_threads(args.threads)
         scratch = osp.join(manifest["work_dir"], "eval")
         shutil.rmtree(scratch, ignore_errors=True)
-        hashes = {}  # of the weights `export` publishes, from the checkpoint the inference loads (read once)
+        # of the weights `export` publishes, from the checkpoint the inference loads (the file is read once)
+        hashes = []
 
-        def hash_loaded(key, checkpoint):
-            hashes[key] = loaded_weights_sha256(checkpoint, manifest["checkpoint"])
+        def hash_loaded(checkpoint):
+            hashes.append(loaded_weights_sha256(checkpoint, manifest["checkpoint"]))
 
         for _, dets in inference.detect(cfg, {"final": manifest["checkpoint"]}, scratch, on_load=hash_loaded):
             atomic_copy(dets, final_dets)
         eval_device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-        weights = hashes["final"]
+        (weights,) = hashes
     metrics = evaluate_detections(val_ann_file(cfg), final_dets)
     record = dict(
         run=dict(

@@ -8,9 +8,9 @@ by one written rule and :func:`render_notice` names them on the verdict page and
 in every statistic: dropping a run after seeing its result would bias the tests; the notice says what it does to
 them and what to look at.
 
-Rule: within an arm and variant of at least :data:`MIN_RUNS` runs with an AP, a run whose AP is below
-:data:`FRACTION` of the median AP of the others. Standard library only (the loaded runs' ``train`` frames are read
-through their columns, no pandas import).
+Rule: within an arm and variant of at least :data:`MIN_RUNS` runs, each with a defined AP, a run whose AP is below
+:data:`FRACTION` of the median AP of the others. The per-seed AP comes from :class:`analysis.results.Results`
+(computed once for the whole report); the training losses from the runs.
 """
 
 import math
@@ -42,13 +42,7 @@ class Collapsed:
     loss_peak: tuple | None
 
 
-def _ap(run):
-    value = run.metrics.get("AP", math.nan)
-    return 100 * value if value is not None and not math.isnan(value) else math.nan
-
-
-def _loss_peak(run):
-    train = run.train
+def _loss_peak(train):
     if train is None or "loss" not in train.columns or not len(train):
         return None
     losses = [(int(s), float(v)) for s, v in zip(train["step"], train["loss"]) if not math.isnan(float(v))]
@@ -58,29 +52,28 @@ def _loss_peak(run):
     return step, peak, losses[0][1]
 
 
-def collapsed_runs(runs):
-    """The collapsed runs among ``runs`` (:class:`analysis.runs.Run`), by the rule of the module docstring.
+def collapsed_runs(res, runs):
+    """The collapsed runs, by the rule of the module docstring, from the per-seed AP of ``res``.
 
     Args:
-        runs (list[Run]): the report's runs.
+        res (analysis.results.Results): the report's numbers (:func:`analysis.results.compute` of ``runs``).
+        runs (list[Run]): the report's runs (their training losses).
 
     Returns:
-        list[Collapsed]: in the runs' order.
+        list[Collapsed]: by arm and variant in the runs' order, then by seed.
     """
-    groups = {}
-    for run in runs:
-        if not math.isnan(_ap(run)):
-            groups.setdefault((run.arm, run.variant), []).append(run)
+    train = {(r.arm, r.variant, r.seed): r.train for r in runs}
     found = []
-    for run in runs:
-        group = groups.get((run.arm, run.variant), [])
-        if len(group) < MIN_RUNS or run not in group:
+    for group in res.groups():
+        values = res.values(group, "AP")  # percent; empty when the AP of some seed is undefined
+        if len(values) < MIN_RUNS:
             continue
-        others = [_ap(r) for r in group if r is not run]
-        median = statistics.median(others)
-        if _ap(run) < FRACTION * median:
-            name = f"{run.arm}/{run.variant}/seed{run.seed}"
-            found.append(Collapsed(name, _ap(run), median, len(others), _loss_peak(run)))
+        for seed, ap in values.items():
+            others = [v for s, v in values.items() if s != seed]
+            median = statistics.median(others)
+            if ap < FRACTION * median:
+                name = f"{group[0]}/{group[1]}/seed{seed}"
+                found.append(Collapsed(name, ap, median, len(others), _loss_peak(train.get((*group, seed)))))
     return found
 
 

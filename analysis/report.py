@@ -132,8 +132,8 @@ def build_report(
     samples = sample_inputs(by_arm, val_ann, val_images)
     benchmarks = load_benchmarks(benchmark_files or [], [r.path for r in runs])
     flags = flag_runs(runs)
-    summary_notices, table_notices = provenance_notices(notices, flags, collapsed_runs(runs))
     res = compute(runs)
+    summary_notices, table_notices = provenance_notices(notices, flags, collapsed_runs(res, runs))
     verify = verify_section(runs, family, dataset)
     written = [write_summary(out_dir / SUMMARY_FILE, res, refs, family, dataset, summary_notices, verify)]
     marked = {f.run: f for f in flags}

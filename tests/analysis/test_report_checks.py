@@ -3,26 +3,25 @@ compute table from the benchmark files given with --benchmarks, and the expected
 SUMMARY.md."""
 
 import csv
-from pathlib import Path
 
 import pytest
 
 from analysis import report
+from analysis.verify import expected_path, read_expectations
 from tests.analysis import fake_runs
 from tests.analysis.fake_runs import report_args
+
 
 # AP fractions per arm and seed, placed around the committed synthetic expectations
 # (analysis/data/expected_synthetic.csv, 2.0 AP tolerance) so that the test does not change with them: dla 11.7 AP
 # above its expectation (FAIL), the others within 0.1 AP of theirs (PASS; three seeds 0.1 AP apart give a seed
 # interval narrower than 2.0).
-EXPECTED_CSV = Path(__file__).resolve().parents[2] / "analysis" / "data" / "expected_synthetic.csv"
-
-
 def _levels():
-    with EXPECTED_CSV.open() as handle:
-        expected = {row["arm"]: float(row["expected"]) / 100 for row in csv.DictReader(handle) if row["metric"] == "AP"}
+    expected = read_expectations(expected_path("synthetic"), "synthetic")
     offsets = {"baseline": 0.0, "dla": 0.117, "dsl": 0.0, "dynamic_rcnn": 0.0}
-    return {arm: tuple(expected[arm] + offsets[arm] + d for d in (0.0, 0.001, -0.001)) for arm in offsets}
+    return {
+        arm: tuple(expected[arm].expected / 100 + offsets[arm] + d for d in (0.0, 0.001, -0.001)) for arm in offsets
+    }
 
 
 LEVELS = _levels()

@@ -296,8 +296,7 @@ def load_run(run_dir, work_dir=None):
     return {"lines": read_lines(scalars), "ranks": [read_lines(p) for p in ranks]}
 
 
-def main(argv=None) -> int:
-    prog = "python -m analysis.check"
+def _parser(prog):
     parser = argparse.ArgumentParser(prog=prog, description="Acceptance check gates of short trainings.")
     parser.add_argument("--family", required=True)
     parser.add_argument("--dataset", choices=("synthetic", "coco"), required=True)
@@ -315,6 +314,25 @@ def main(argv=None) -> int:
         help="instead of gating, write the full arm's threshold after every 100 iterations as the family's measured "
         "reference trajectory",
     )
+    return parser
+
+
+def _write_check(out, rows, family):
+    """check.md and check.csv under ``out``; returns check.md's text."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    text = check_markdown(rows, family)
+    (out / "check.md").write_text(text, encoding="utf-8")
+    with open(out / "check.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=("gate", "arm", "verdict", "reason"), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return text
+
+
+def main(argv=None) -> int:
+    prog = "python -m analysis.check"
+    parser = _parser(prog)
     args = parser.parse_args(argv)
     if not args.out and not args.write_trajectory:
         parser.error("--out is required (or --write-trajectory)")
@@ -348,14 +366,7 @@ def main(argv=None) -> int:
         rtol=args.rtol,
         window=args.window,
     )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    text = check_markdown(rows, args.family)
-    (out / "check.md").write_text(text, encoding="utf-8")
-    with open(out / "check.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=("gate", "arm", "verdict", "reason"), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    text = _write_check(args.out, rows, args.family)
     print(text, end="")
     failed = [f"{r['gate']} ({r['arm']}): {r['reason']}" for r in rows if r["verdict"] == "FAIL"]
     for line in failed:

@@ -297,6 +297,7 @@ def load_run(run_dir, work_dir=None):
 
 
 def _parser(prog):
+    """The command line of :func:`main`."""
     parser = argparse.ArgumentParser(prog=prog, description="Acceptance check gates of short trainings.")
     parser.add_argument("--family", required=True)
     parser.add_argument("--dataset", choices=("synthetic", "coco"), required=True)

@@ -11,6 +11,9 @@ DynamicRoIHead, and, in a separate untimed pass, the number of host reads
 ``float()``, ``int()`` on tensors) made by each RoI head's ``loss`` in update
 and non-update iterations, and their excess over StandardRoIHead.
 
+Also printed: the tensor operations each head's ``loss`` dispatches in one
+non-update iteration (on a GPU, each is at least one kernel launch).
+
 Targets (issue 3): <= 1.01 x StandardRoIHead, <= 1.00 x DynamicRoIHead, 0
 extra syncs in non-update iterations.
 
@@ -33,6 +36,7 @@ from mmdet.structures import DetDataSample
 from mmdet.utils import register_all_modules
 from mmengine.optim import build_optim_wrapper
 from mmengine.structures import InstanceData
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import dynrcnn.models  # noqa: F401
 from dynrcnn.testing import dynamic_rcnn_model_cfg
@@ -187,6 +191,51 @@ def count_syncs(args, device, models, wrappers, batches):
     return results
 
 
+class _OpCounter(TorchDispatchMode):
+    """Counts the tensor operations dispatched while it is active."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def count_ops(device, models, wrappers, batches):
+    """Tensor operations in each RoI head's ``loss`` in one non-update
+    iteration, untimed.
+
+    Each is at least one kernel launch on a GPU, where the small ops of a
+    head cost launch time more than arithmetic: a CPU run shows what a GPU
+    run would pay for (the re-encoded regression targets that made
+    AblationRoIHead's loss slower than DynamicRoIHead's on an H200 showed
+    here as 45 extra operations).
+
+    Returns:
+        dict: {head: operations}
+    """
+    results = {}
+    for head in HEADS:
+        roi_head = models[head].roi_head
+        if hasattr(roi_head, "pending_iters"):
+            roi_head.pending_iters = 0  # a non-update iteration (interval >= 2)
+        counter = _OpCounter()
+        loss = roi_head.loss
+
+        def counted_loss(*a, __loss=loss, __counter=counter, **kw):
+            with __counter:
+                return __loss(*a, **kw)
+
+        roi_head.loss = counted_loss
+        torch.manual_seed(0)
+        models[head].train_step(copy.deepcopy(batches[0]), wrappers[head])
+        del roi_head.loss
+        results[head] = counter.count
+    return results
+
+
 def bootstrap_interval(ratios, resamples=2000, seed=0):
     """95% percentile-bootstrap interval of the median of paired ratios.
 
@@ -271,6 +320,14 @@ def main():
             f"{head:16s} host reads in roi_head.loss: non-update "
             f"iterations {non_update} (extra over Standard {extra}), "
             f"update iteration {update}"
+        )
+    if args.interval >= 2:
+        ops = count_ops(device, models, wrappers, batches)
+        print(
+            "tensor operations in roi_head.loss, one non-update iteration: "
+            + ", ".join(f"{head} {ops[head]}" for head in HEADS)
+            + f" (Ablation - Standard {ops['AblationRoIHead'] - ops['StandardRoIHead']:+d}, "
+            f"Ablation - Dynamic {ops['AblationRoIHead'] - ops['DynamicRoIHead']:+d})"
         )
 
 

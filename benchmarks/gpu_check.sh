@@ -39,7 +39,7 @@
 #   --bench-iters N    timed iterations per head (default 100)   --train-epochs N   (default 2)
 #   --mmcv-wheel FILE  install this mmcv wheel (built by an earlier run for the same torch and GPU) instead of
 #                      building one
-#   --deadline S       end within S seconds of the start: later steps get shorter time limits or are skipped, so
+#   --deadline S       end within S seconds of the start: steps (the mmcv build too) get shorter time limits or are skipped, so
 #                      the summary is always written (e.g. 570 under a 600 s limit)
 #   --dry-run          on any machine, no GPU needed: check the wheel folder (complete for its target Python?) and
 #                      the repository, print the commands a run would run, exit 0 if all is in place
@@ -335,14 +335,20 @@ do_mmcv() {
     echo "reused $built_in $JOBS $arch" >"$WORK/mmcv-build-status"
   else
     [ "$DRY" = 1 ] || rm -rf "$dir.partial"
+    # the build gets what is left before --deadline (without one, an hour): stopped there, the summary is still
+    # written, with how far the build got
+    local t
+    t=$(time_left 3600)
+    [ "$t" -gt 0 ] || skip_for_deadline || return
     say "building mmcv $MMCV_VERSION with its CUDA ops (TORCH_CUDA_ARCH_LIST=$arch, MAX_JOBS=$JOBS); log: $log"
     local t0=$SECONDS rc=0
     show env MMCV_WITH_OPS=1 FORCE_CUDA=1 "TORCH_CUDA_ARCH_LIST=$arch" "MAX_JOBS=$JOBS" PIP_CONFIG_FILE=/dev/null \
       "$PY" -m pip --isolated wheel --no-index --no-deps --no-build-isolation -v -w "$dir.partial" \
       "$WHEELS/$MMCV_SDIST"
     [ "$DRY" = 0 ] || return 0
-    env MMCV_WITH_OPS=1 FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$arch" MAX_JOBS="$JOBS" PIP_CONFIG_FILE=/dev/null \
-      "$PY" -m pip --isolated wheel --no-index --no-deps --no-build-isolation -v -w "$dir.partial" \
+    # timeout ends the whole build (pip, ninja, the compilers: its process group) at the deadline
+    timeout "$t" env MMCV_WITH_OPS=1 FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$arch" MAX_JOBS="$JOBS" \
+      PIP_CONFIG_FILE=/dev/null "$PY" -m pip --isolated wheel --no-index --no-deps --no-build-isolation -v -w "$dir.partial" \
       "$WHEELS/$MMCV_SDIST" >"$log" 2>&1 &
     local pid=$! last=
     while kill -0 "$pid" 2>/dev/null; do
@@ -355,6 +361,13 @@ do_mmcv() {
     wait "$pid" || rc=$?
     local seconds=$((SECONDS - t0))
     tail -n 300 "$log" >"$OUT/mmcv_build_tail.log"
+    if [ "$rc" = 124 ]; then
+      last=$(grep -o '\[[0-9]*/[0-9]*\]' "$log" | tail -1 || true)
+      echo "  mmcv build STOPPED at the --deadline after $seconds s, at compile step ${last:-(none yet)}; full log" \
+        "$log, its end in $OUT/mmcv_build_tail.log"
+      echo "stopped $seconds" >"$WORK/mmcv-build-status"
+      return 1
+    fi
     if [ "$rc" != 0 ] || ! ls "$dir.partial"/mmcv-*.whl >/dev/null 2>&1; then
       echo "  mmcv build FAILED after $seconds s (exit $rc); full log $log, its end in $OUT/mmcv_build_tail.log"
       "$PY" benchmarks/gpu_check_results.py first-error "$log" || true
@@ -427,8 +440,10 @@ do_stack() {
   local rc=0 t
   t=$(time_left 240)
   [ "$t" -gt 0 ] || skip_for_deadline || return
-  show "$PY" -m pytest -q -p no:cacheprovider tests/test_stack.py
-  [ "$DRY" = 1 ] || timeout "$t" "$PY" -m pytest -q -p no:cacheprovider tests/test_stack.py || rc=1
+  # -o addopts=: the project's pytest options name pytest-xdist's, which the machine's pytest may lack (one file
+  # needs no workers)
+  show "$PY" -m pytest -q -p no:cacheprovider -o addopts= tests/test_stack.py
+  [ "$DRY" = 1 ] || timeout "$t" "$PY" -m pytest -q -p no:cacheprovider -o addopts= tests/test_stack.py || rc=1
   show "$PY" benchmarks/gpu_stack_check.py --device "$DEVICE"
   [ "$DRY" = 1 ] || timeout "$t" "$PY" benchmarks/gpu_stack_check.py --device "$DEVICE" || rc=1
   return "$rc"

@@ -65,7 +65,8 @@ def check_roi_align(device: torch.device) -> None:
     rois = torch.cat([torch.randint(0, 2, (64, 1), generator=g).float(), xy, xy + 8 + torch.rand(64, 2) * 40], 1)
     results = {}
     for dev in (torch.device("cpu"), device):
-        x = feats.to(dev).requires_grad_(True)
+        # a fresh leaf per device: feats.to('cpu') is feats itself, so marking it would make the next copy a non-leaf
+        x = feats.clone().to(dev).requires_grad_(True)
         out = roi_align(x, rois.to(dev), (7, 7), 0.25, 2, "avg", True)
         out.sum().backward()
         results[dev.type] = (out.detach().cpu(), x.grad.cpu())

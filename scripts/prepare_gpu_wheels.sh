@@ -11,7 +11,8 @@
 #   --profile         full: every pin of requirements/pinned.txt (about 185 MiB for Python 3.12);
 #                     check: only the pins the GPU check imports
 #   --provided FILE   packages the GPU machine already holds, left out (scripts/gpu_provided_cuda_image.txt: the
-#                     lent H200 image; with --profile check the folder is about 25 MiB)
+#                     lent H200 image; with --profile check, which also leaves out numpy's and scipy's own test
+#                     suites, the folder is about 55 MiB)
 #   --glibc 2.N       newest manylinux glibc the GPU machine accepts (default 2.28)
 #
 # torch is never downloaded: the GPU machine's CUDA build is used. pip evaluates environment markers for the Python

@@ -115,6 +115,37 @@ def test_check_profile_leaves_out_the_workflow_and_provided_packages(tmp_path):
     assert {"numpy", "mmengine", "mmdet", "pycocotools", "setuptools"} <= set(check)
 
 
+def test_h200_image_list_keeps_scipy_and_numpy_in_the_folder():
+    # the image's scipy 1.18 needs numpy 2 (np.long) and cannot import beside the folder's numpy 1.26 (seen on the
+    # lent H200 machine, benchmarks/results/2026-12-04_gpu_check_h200.txt)
+    provided = gpu_wheels.read_provided(REPO / "scripts" / "gpu_provided_cuda_image.txt")
+    check = [gpu_wheels.requirement_name(r) for r in gpu_wheels.requirement_set("check", provided)]
+    assert "scipy" in check and "numpy" in check
+    assert "torch" not in check and "matplotlib" not in check
+
+
+def test_strip_tests_drops_test_folders_and_their_record_lines(tmp_path):
+    wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
+    files = {
+        "pkg/__init__.py": "x = 1\n",
+        "pkg/tests/test_x.py": "def test(): pass\n" * 2000,
+        "pkg/sub/tests/data.bin": "0" * 50000,
+        "pkg/testsuite.py": "kept\n",
+    }
+    record = "".join(f"{name},sha256=abc,1\n" for name in files) + "pkg-1.0.dist-info/RECORD,,\n"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+        zf.writestr("pkg-1.0.dist-info/RECORD", record)
+    saved = gpu_wheels.strip_tests(wheel)
+    assert saved > 0
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        kept_record = zf.read("pkg-1.0.dist-info/RECORD").decode()
+    assert names == {"pkg/__init__.py", "pkg/testsuite.py", "pkg-1.0.dist-info/RECORD"}
+    assert "tests/" not in kept_record and "pkg/testsuite.py" in kept_record and "pkg/__init__.py" in kept_record
+
+
 def test_platform_tags_cover_older_manylinux_and_legacy_names():
     tags = gpu_wheels.platform_tags("2.28")
     assert tags[0] == "manylinux_2_28_x86_64"
@@ -138,7 +169,7 @@ def test_dry_run_checks_the_folder_and_prints_the_commands_it_would_run(tmp_path
         "MMCV_WITH_OPS=1 FORCE_CUDA=1 'TORCH_CUDA_ARCH_LIST=<gpu-compute-capability>'",
         "--no-build-isolation",
         "mmcv-2.1.0.tar.gz",
-        "-m pytest -q -p no:cacheprovider tests/test_stack.py",
+        "-m pytest -q -p no:cacheprovider -o addopts= tests/test_stack.py",
         "benchmarks/gpu_stack_check.py --device cuda",
         "benchmarks/bench_roi_head.py --device cuda --depth 50 --base-channels 64 --image-size 800 --batch-size 2",
         "-m dynrcnn.data.synthetic --out",

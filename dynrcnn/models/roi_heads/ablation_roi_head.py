@@ -51,7 +51,7 @@ from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.models.task_modules.samplers import SamplingResult
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from mmdet.structures.bbox import bbox_overlaps, get_box_tensor
+from mmdet.structures.bbox import bbox2roi, bbox_overlaps, get_box_tensor
 from mmdet.utils import InstanceList
 from mmengine import dist
 from torch import Tensor
@@ -214,18 +214,19 @@ class AblationRoIHead(StandardRoIHead):
             log["beta"] = self.beta
         self.last_log = log
         self._sampling_results: list[SamplingResult] = []
+        self._bbox_targets: tuple | None = None
         if self.dynamic_enabled:
             self.bbox_assigner.records.clear()
         losses = super().loss(x, rpn_results_list, batch_data_samples)
-        sampling_results = self._sampling_results
-        self._sampling_results = []
+        sampling_results, bbox_targets = self._sampling_results, self._bbox_targets
+        self._sampling_results, self._bbox_targets = [], None
         num_imgs = max(len(batch_data_samples), 1)
         log["pos_per_img"] = sum(res.pos_inds.numel() for res in sampling_results) / num_imgs
         if not self.dynamic_enabled:
             return losses
 
         records = self.bbox_assigner.records
-        iou_stat, beta_stat = self._statistics(records, sampling_results, len(batch_data_samples))
+        iou_stat, beta_stat = self._statistics(records, sampling_results, bbox_targets, len(batch_data_samples))
         records.clear()
         if iou_stat is not None:
             self.iou_history = self._record(self.iou_history, iou_stat, self.num_iou_records)
@@ -246,8 +247,15 @@ class AblationRoIHead(StandardRoIHead):
         return losses
 
     def bbox_loss(self, x: tuple[Tensor], sampling_results: list[SamplingResult]) -> dict:
-        """``StandardRoIHead.bbox_loss``; also keeps the sampling results
-        for the statistics of :meth:`loss`.
+        """``StandardRoIHead.bbox_loss``; also keeps the sampling results and
+        the regression targets for the statistics of :meth:`loss`.
+
+        Overridden whole, as ``DynamicRoIHead.bbox_loss`` is, because the
+        targets the bbox head computes are not returned by
+        ``StandardRoIHead.bbox_loss``: encoding them again for the beta
+        statistic cost about 45 small device operations per iteration, which
+        on a GPU made this head's ``loss`` about 5 % slower than
+        ``DynamicRoIHead``'s (benchmarks/results/2026-12-04_gpu_check_h200.txt).
 
         Args:
             x (tuple[Tensor]): Multi-level image features.
@@ -256,8 +264,19 @@ class AblationRoIHead(StandardRoIHead):
         Returns:
             dict: As ``StandardRoIHead.bbox_loss``.
         """
+        rois = bbox2roi([res.priors for res in sampling_results])
+        bbox_results = self._bbox_forward(x, rois)
+        bbox_loss_and_target = self.bbox_head.loss_and_target(
+            cls_score=bbox_results["cls_score"],
+            bbox_pred=bbox_results["bbox_pred"],
+            rois=rois,
+            sampling_results=sampling_results,
+            rcnn_train_cfg=self.train_cfg,
+        )
+        bbox_results.update(loss_bbox=bbox_loss_and_target["loss_bbox"])
         self._sampling_results = sampling_results
-        return super().bbox_loss(x, sampling_results)
+        self._bbox_targets = bbox_loss_and_target["bbox_targets"]
+        return bbox_results
 
     @staticmethod
     def _record(history: Tensor, value: Tensor, index: int) -> Tensor:
@@ -271,7 +290,7 @@ class AblationRoIHead(StandardRoIHead):
     # ------------------------------------------------------------------
     # statistics (device tensors only: no .item() here)
     def _statistics(
-        self, records: list, sampling_results: list[SamplingResult], num_imgs: int
+        self, records: list, sampling_results: list[SamplingResult], bbox_targets: tuple | None, num_imgs: int
     ) -> tuple[Tensor | None, Tensor | None]:
         """This iteration's raw IoU and beta statistics.
 
@@ -279,6 +298,9 @@ class AblationRoIHead(StandardRoIHead):
             records (list[tuple]): ``(priors, gt_bboxes, AssignResult)`` of
                 each image, as recorded by the assigner.
             sampling_results (list[:obj:`SamplingResult`]): Sampling results.
+            bbox_targets (tuple, optional): ``(labels, label_weights,
+                bbox_targets, bbox_weights)`` of the sampled RoIs, as the bbox
+                head computed them for its loss.
             num_imgs (int): Images in the batch.
 
         Returns:
@@ -292,7 +314,9 @@ class AblationRoIHead(StandardRoIHead):
             iou_stat, beta_stat = self._official_statistics(records, num_imgs)
         else:
             iou_stat = self._mmdet_iou_statistic(records) if cfg["dynamic_label"] else None
-            beta_stat = self._mmdet_beta_statistic(sampling_results, num_imgs) if cfg["dynamic_loss"] else None
+            beta_stat = (
+                self._mmdet_beta_statistic(sampling_results, bbox_targets, num_imgs) if cfg["dynamic_loss"] else None
+            )
         return (iou_stat if cfg["dynamic_label"] else None, beta_stat if cfg["dynamic_loss"] else None)
 
     def _mmdet_iou_statistic(self, records: list) -> Tensor | None:
@@ -310,20 +334,22 @@ class AblationRoIHead(StandardRoIHead):
             return None
         return torch.stack(per_img).double().mean()
 
-    def _mmdet_beta_statistic(self, sampling_results: list[SamplingResult], num_imgs: int) -> Tensor | None:
+    def _mmdet_beta_statistic(
+        self, sampling_results: list[SamplingResult], bbox_targets: tuple, num_imgs: int
+    ) -> Tensor | None:
         """``beta_topk x images``-th smallest mean(|dx|, |dy|) of the sampled
-        positives' regression targets."""
+        positives' regression targets (the bbox head's own, as
+        ``DynamicRoIHead`` takes them).
+
+        The positives are the rows with a regression weight; the others are
+        set to +inf rather than dropped, so that no device-to-host read is
+        needed (``k`` is at most the number of positives, a host-side count).
+        """
         num_pos = sum(res.pos_inds.numel() for res in sampling_results)
         if num_pos == 0:
             return None
-        pos_priors = torch.cat([res.pos_priors for res in sampling_results])
-        pos_gts = torch.cat([get_box_tensor(res.pos_gt_bboxes) for res in sampling_results])
-        # The targets bbox_head.get_targets gives the positives.
-        if self.bbox_head.reg_decoded_bbox:
-            targets = pos_gts
-        else:
-            targets = self.bbox_head.bbox_coder.encode(pos_priors, pos_gts)
-        errors = targets[:, :2].abs().mean(dim=1)
+        _, _, targets, weights = bbox_targets
+        errors = targets[:, :2].abs().mean(dim=1).masked_fill(weights[:, 0] <= 0, math.inf)
         k = min(self.dynamic_cfg["beta_topk"] * num_imgs, num_pos)
         return torch.kthvalue(errors, k)[0].double()
 

@@ -253,9 +253,10 @@ class AblationRoIHead(StandardRoIHead):
         Overridden whole, as ``DynamicRoIHead.bbox_loss`` is, because the
         targets the bbox head computes are not returned by
         ``StandardRoIHead.bbox_loss``: encoding them again for the beta
-        statistic cost about 45 small device operations per iteration, which
-        on a GPU made this head's ``loss`` about 5 % slower than
-        ``DynamicRoIHead``'s (benchmarks/results/2026-12-04_gpu_check_h200.txt).
+        statistic cost about 45 small device operations per iteration, each a
+        kernel launch on a GPU: the likely reason this head's ``loss`` measured
+        about 5 % slower than ``DynamicRoIHead``'s on an H200
+        (benchmarks/results/2026-12-04_gpu_check_h200.txt).
 
         Args:
             x (tuple[Tensor]): Multi-level image features.

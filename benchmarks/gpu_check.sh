@@ -12,7 +12,8 @@
 #      the machine's own packages stay as they are)
 #   3. mmcv: builds mmcv 2.1.0 with its CUDA ops for this GPU's architecture only (TORCH_CUDA_ARCH_LIST from the
 #      device, MAX_JOBS = cores) and prints how long it took; a failed build prints the compiler's first error.
-#      The wheel is kept in WORK/mmcv-wheel and reused by later runs, and copied to OUT when it is at most 16 MiB
+#      The wheel is kept in WORK/mmcv-wheel and reused by later runs, and copied to OUT (debug symbols stripped)
+#      when it is at most 16 MiB; a failed import of mmcv.ops prints the Python (and cuda-gdb's native) stack
 #      (a later machine can then skip the build: --mmcv-wheel FILE)
 #   4. stack: tests/test_stack.py and benchmarks/gpu_stack_check.py (mmcv's CUDA ops against the CPU's, a
 #      detector's training step on the GPU)
@@ -381,6 +382,10 @@ do_mmcv() {
       "TORCH_CUDA_ARCH_LIST=$arch)"
     local wheel size
     wheel=$(ls "$dir"/mmcv-*.whl)
+    # the extension's debug symbols are most of the wheel (36 MiB -> 6 MiB for one architecture): the copy for OUT
+    # goes without them, so that it can come back from a machine that returns files of at most 16 MiB
+    slim_wheel "$wheel" "$WORK/mmcv-wheel-slim" || true
+    [ ! -f "$WORK/mmcv-wheel-slim/$(basename "$wheel")" ] || wheel=$WORK/mmcv-wheel-slim/$(basename "$wheel")
     size=$(stat -c %s "$wheel")
     if [ "$size" -le $((16 * 1024 * 1024)) ]; then
       cp "$wheel" "$OUT/"
@@ -394,11 +399,36 @@ do_mmcv() {
   [ -z "$MMCV_WHEEL" ] || wheels=("$(abspath "$MMCV_WHEEL")")
   run env PIP_CONFIG_FILE=/dev/null "$PY" -m pip --isolated --disable-pip-version-check install --no-index \
     --no-deps --no-compile --quiet --upgrade --target "$SITE" "${wheels[@]}" || return 1
-  [ "$DRY" = 1 ] || "$PY" -c '
-import mmcv, mmcv.ops
+  [ "$DRY" = 0 ] || return 0
+  "$PY" -c '
+import os, mmcv, mmcv.ops
 from mmcv.ops import get_compiler_version, get_compiling_cuda_version
-print(f"  mmcv {mmcv.__version__} from {mmcv.__file__.rsplit("/", 2)[0]}: ops compiled with CUDA "
-      f"{get_compiling_cuda_version()}, {get_compiler_version()}")'
+where = os.path.dirname(os.path.dirname(mmcv.__file__))
+print(f"  mmcv {mmcv.__version__} from {where}: ops compiled with CUDA "
+      f"{get_compiling_cuda_version()}, {get_compiler_version()}")' && return 0
+  # a wheel built on the H200 image once crashed here (README "GPU nodes and conda"): say where
+  echo "  importing mmcv.ops FAILED; the Python stack at the failure (python -X faulthandler):"
+  "$PY" -X faulthandler -c 'import mmcv.ops' 2>&1 | grep -v 'Warning\|^  ' | tail -n 30 | sed 's/^/    | /' || true
+  if command -v cuda-gdb >/dev/null; then
+    echo "  and the native one (cuda-gdb):"
+    timeout 120 cuda-gdb -q -batch -ex run -ex bt --args "$PY" -c 'import mmcv.ops' 2>&1 \
+      | grep -v '^\[New Thread\|^\[Thread\|Warning\|^  ' | tail -n 40 | sed 's/^/    | /' || true
+  fi
+  return 1
+}
+
+# slim_wheel WHEEL DIR: WHEEL rewritten into DIR with its extensions' debug symbols stripped (needs strip and the
+# folder's wheel package); nothing is written when either is missing
+slim_wheel() {
+  command -v strip >/dev/null || return 1
+  local tmp
+  tmp=$(mktemp -d)
+  "$PY" -m wheel unpack -d "$tmp" "$1" >/dev/null \
+    && find "$tmp" -name '*.so' -exec strip --strip-debug {} + \
+    && mkdir -p "$2" && "$PY" -m wheel pack -d "$2" "$tmp"/*/ >/dev/null
+  local rc=$?
+  rm -rf "$tmp"
+  return "$rc"
 }
 
 # ----------------------------------------------------------------------------------------------------------- data

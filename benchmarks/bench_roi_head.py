@@ -139,6 +139,17 @@ def time_steps(args, device, models, wrappers, batches):
     return times, head_times
 
 
+def start_interval(roi_head):
+    """Put a dynamic RoI head at the start of an update interval (the
+    iterations counted from here: interval - 1 without an update, then one
+    with); a StandardRoIHead is left as it is."""
+    if hasattr(roi_head, "pending_iters"):
+        roi_head.pending_iters = 0
+        roi_head.num_iou_records = roi_head.num_beta_records = 0
+    if hasattr(roi_head, "iou_history") and isinstance(roi_head.iou_history, list):  # DynamicRoIHead
+        roi_head.iou_history, roi_head.beta_history = [], []
+
+
 def count_syncs(args, device, models, wrappers, batches):
     """Host reads inside each RoI head's ``loss``, per iteration, untimed.
 
@@ -174,12 +185,7 @@ def count_syncs(args, device, models, wrappers, batches):
                     __per_iter.append(counter["n"])
 
             roi_head.loss = counted_loss
-            # start a fresh interval: the update is the last of these
-            if hasattr(roi_head, "pending_iters"):
-                roi_head.pending_iters = 0
-                roi_head.num_iou_records = roi_head.num_beta_records = 0
-            if head == "DynamicRoIHead":
-                roi_head.iou_history, roi_head.beta_history = [], []
+            start_interval(roi_head)  # the update is the last of these
             for i in range(args.interval):
                 torch.manual_seed(i)
                 models[head].train_step(copy.deepcopy(batches[i % len(batches)]), wrappers[head])
@@ -219,8 +225,7 @@ def count_ops(device, models, wrappers, batches):
     results = {}
     for head in HEADS:
         roi_head = models[head].roi_head
-        if hasattr(roi_head, "pending_iters"):
-            roi_head.pending_iters = 0  # a non-update iteration (interval >= 2)
+        start_interval(roi_head)  # its first iteration does not update (interval >= 2)
         counter = _OpCounter()
         loss = roi_head.loss
 

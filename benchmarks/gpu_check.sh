@@ -384,8 +384,8 @@ do_mmcv() {
     wheel=$(ls "$dir"/mmcv-*.whl)
     # the extension's debug symbols are most of the wheel (36 MiB -> 6 MiB for one architecture): the copy for OUT
     # goes without them, so that it can come back from a machine that returns files of at most 16 MiB
-    slim_wheel "$wheel" "$WORK/mmcv-wheel-slim" || true
-    [ ! -f "$WORK/mmcv-wheel-slim/$(basename "$wheel")" ] || wheel=$WORK/mmcv-wheel-slim/$(basename "$wheel")
+    local slim=$WORK/mmcv-wheel-slim/$(basename "$wheel")
+    if slim_wheel "$wheel" "${slim%/*}" && [ -f "$slim" ]; then wheel=$slim; fi
     size=$(stat -c %s "$wheel")
     if [ "$size" -le $((16 * 1024 * 1024)) ]; then
       cp "$wheel" "$OUT/"

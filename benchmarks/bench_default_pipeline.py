@@ -10,7 +10,11 @@ CPU (printed).
 
     .venv/bin/python benchmarks/bench_default_pipeline.py --side old=d568d88 --side new=worktree
     .venv/bin/python benchmarks/bench_default_pipeline.py --side new=worktree --keep /tmp/bench_default
+    .venv/bin/python benchmarks/bench_default_pipeline.py --side old=0cb3cca --side headline=HEAD \
+        --configfiles headline=configs/pipeline/default.yaml,configs/pipeline/headline_seeds.yaml
 
+``--configfiles NAME=A.yaml,B.yaml`` runs that side with ``snakemake --configfile A.yaml B.yaml`` (paths in the side's
+tree), as ``make run CONFIG="A.yaml B.yaml"`` does; a side without it runs its tree's embedded default.
 ``--keep DIR`` leaves the trees (and their results/ and reports/) in DIR. Prints the tables; asserts nothing.
 """
 
@@ -31,6 +35,12 @@ BIN = Path(sys.executable).parent
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--side", action="append", help="NAME=REF (a commit, or 'worktree'); default new=worktree")
+    p.add_argument(
+        "--configfiles",
+        action="append",
+        default=[],
+        help="NAME=A.yaml[,B.yaml...]: that side runs snakemake --configfile A.yaml B.yaml (default: the embedded one)",
+    )
     p.add_argument("--cores", type=int, default=os.cpu_count())
     p.add_argument("--keep", help="keep the trees here (default: a temporary folder)")
     return p.parse_args()
@@ -59,17 +69,42 @@ def count_jobs(log_text, rule):
     return len(re.findall(rf"^(?:local)?rule {rule}:", log_text, flags=re.M))
 
 
-def run_side(name, ref, cores, work):
+def side_configfiles(specs, sides):
+    """The ``--configfiles NAME=A.yaml,B.yaml`` options as side name -> list of config files.
+
+    Raises:
+        SystemExit: a spec without ``=`` or without files, a side named twice, or a name that is not a side.
+    """
+    files = {}
+    for spec in specs:
+        name, sep, listed = spec.partition("=")
+        paths = [p for p in listed.split(",") if p]
+        if not sep or not paths:
+            sys.exit(f"--configfiles {spec!r}: expected NAME=A.yaml[,B.yaml...]")
+        if name in files:
+            sys.exit(f"--configfiles: side {name!r} is given twice; list all its files in one NAME=A.yaml,B.yaml")
+        if name not in sides:
+            sys.exit(f"--configfiles: {name!r} is not a side (sides: {', '.join(sides)}); add --side {name}=REF")
+        files[name] = paths
+    return files
+
+
+def snakemake_command(cores, configfiles):
+    """The side's Snakemake call: its embedded default, or ``--configfile`` with the files given."""
+    command = [str(BIN / "snakemake"), "--cores", str(cores)]
+    return command + (["--configfile", *configfiles] if configfiles else [])
+
+
+def run_side(name, ref, cores, work, configfiles=()):
     tree = work / name
     tree_of(ref, tree)
     env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}")
     log = work / f"{name}.snakemake.log"
-    print(f"[{name}] {ref}: snakemake --cores {cores} in {tree} ...", flush=True)
+    command = snakemake_command(cores, configfiles)
+    print(f"[{name}] {ref}: {' '.join(['snakemake', *command[1:]])} in {tree} ...", flush=True)
     t0 = time.perf_counter()
     with open(log, "w") as out:
-        proc = subprocess.run(
-            [str(BIN / "snakemake"), "--cores", str(cores)], cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+        proc = subprocess.run(command, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT)
     wall = time.perf_counter() - t0
     text = log.read_text()
     if proc.returncode:
@@ -141,8 +176,13 @@ def print_ratios(results):
 
 def main():
     args = parse_args()
+    sides = [s.split("=", 1)[0] for s in args.side or ["new=worktree"]]
+    configfiles = side_configfiles(args.configfiles, sides)
     results = run_sides(
-        args.side, args.keep, "bench_default_", lambda name, ref, work: run_side(name, ref, args.cores, work)
+        args.side,
+        args.keep,
+        "bench_default_",
+        lambda name, ref, work: run_side(name, ref, args.cores, work, configfiles.get(name, ())),
     )
     print(
         f"\n{'side':<8}{'ref':<12}{'trainings':>10}{'evals':>7}{'epoch det.':>11}{'wall (min)':>12}{'report (s)':>12}"

@@ -3,6 +3,8 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("bench_default", REPO / "benchmarks" / "bench_default_pipeline.py")
 bench = importlib.util.module_from_spec(spec)
@@ -50,3 +52,31 @@ def test_job_counts():
     assert bench.count_jobs(LOG, "train") == 2
     assert bench.count_jobs(LOG, "report") == 1
     assert bench.count_jobs(LOG, "evaluate") == 0
+
+
+def test_configfiles_per_side():
+    files = bench.side_configfiles(["headline=configs/pipeline/default.yaml,extra.yaml"], ["old", "headline"])
+    assert files == {"headline": ["configs/pipeline/default.yaml", "extra.yaml"]}
+    assert bench.snakemake_command(2, files["headline"])[1:] == [
+        "--cores",
+        "2",
+        "--configfile",
+        "configs/pipeline/default.yaml",
+        "extra.yaml",
+    ]
+    # a side without files runs its tree's embedded default: no --configfile at all
+    assert bench.snakemake_command(2, ())[1:] == ["--cores", "2"]
+
+
+@pytest.mark.parametrize(
+    ("specs", "message"),
+    [
+        (["headline"], "expected NAME=A.yaml"),
+        (["headline="], "expected NAME=A.yaml"),
+        (["headline=a.yaml", "headline=b.yaml"], "given twice"),
+        (["other=a.yaml"], "'other' is not a side"),
+    ],
+)
+def test_configfiles_errors_name_the_option(specs, message):
+    with pytest.raises(SystemExit, match=message):
+        bench.side_configfiles(specs, ["old", "headline"])

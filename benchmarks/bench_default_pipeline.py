@@ -174,6 +174,22 @@ def print_ratios(results):
     print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 
+def table_lines(results):
+    """The printed table: a header, then one row per side (ref, job counts, wall minutes, report seconds)."""
+    width = max(8, *(len(name) + 1 for name in results))  # a long side name keeps a space before the ref
+    lines = [
+        f"{'side':<{width}}{'ref':<12}{'trainings':>10}{'evals':>7}{'epoch det.':>11}{'wall (min)':>12}"
+        f"{'report (s)':>12}"
+    ]
+    for name, r in results.items():
+        rep = "?" if r["report"] is None else f"{r['report']:.0f}"
+        lines.append(
+            f"{name:<{width}}{r['ref'][:11]:<12}{r['trainings']:>10}{r['evaluations']:>7}{r['epoch_detections']:>11}"
+            f"{r['wall'] / 60:>12.2f}{rep:>12}"
+        )
+    return lines
+
+
 def main():
     args = parse_args()
     sides = [s.split("=", 1)[0] for s in args.side or ["new=worktree"]]
@@ -184,15 +200,7 @@ def main():
         "bench_default_",
         lambda name, ref, work: run_side(name, ref, args.cores, work, configfiles.get(name, ())),
     )
-    print(
-        f"\n{'side':<8}{'ref':<12}{'trainings':>10}{'evals':>7}{'epoch det.':>11}{'wall (min)':>12}{'report (s)':>12}"
-    )
-    for name, r in results.items():
-        rep = "?" if r["report"] is None else f"{r['report']:.0f}"
-        print(
-            f"{name:<8}{r['ref'][:11]:<12}{r['trainings']:>10}{r['evaluations']:>7}{r['epoch_detections']:>11}"
-            f"{r['wall'] / 60:>12.2f}{rep:>12}"
-        )
+    print("\n" + "\n".join(table_lines(results)))
     print_ratios(results)
     return 0
 

@@ -80,3 +80,11 @@ def test_configfiles_per_side():
 def test_configfiles_errors_name_the_option(specs, message):
     with pytest.raises(SystemExit, match=message):
         bench.side_configfiles(specs, ["old", "headline"])
+
+
+def test_table_keeps_a_long_side_name_apart_from_its_ref():
+    row = dict(ref="b37ecf1", trainings=32, evaluations=32, epoch_detections=4, wall=88.46 * 60, report=16.0)
+    header, old, headline = bench.table_lines({"old": dict(row, ref="0cb3cca"), "headline": row})
+    assert headline.split()[:3] == ["headline", "b37ecf1", "32"]
+    assert old.split()[:2] == ["old", "0cb3cca"] and header.split()[:2] == ["side", "ref"]
+    assert headline.split()[-2:] == ["88.46", "16"]

@@ -141,6 +141,11 @@ def report_seconds(text):
     return None
 
 
+def side_pairs(specs):
+    """``NAME=REF`` per side as ``(name, ref)`` pairs, in the order given (None: the one side ``new=worktree``)."""
+    return [tuple(s.split("=", 1)) for s in specs or ["new=worktree"]]
+
+
 def run_sides(specs, keep, prefix, run_one):
     """Run each side one after the other; shared by the side-by-side benchmarks.
 
@@ -163,7 +168,7 @@ def run_sides(specs, keep, prefix, run_one):
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         work = Path(keep or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        return {name: run_one(name, ref, work) for name, ref in (s.split("=", 1) for s in specs or ["new=worktree"])}
+        return {name: run_one(name, ref, work) for name, ref in side_pairs(specs)}
 
 
 def print_ratios(results):
@@ -192,8 +197,7 @@ def table_lines(results):
 
 def main():
     args = parse_args()
-    sides = [s.split("=", 1)[0] for s in args.side or ["new=worktree"]]
-    configfiles = side_configfiles(args.configfiles, sides)
+    configfiles = side_configfiles(args.configfiles, [name for name, _ in side_pairs(args.side)])
     results = run_sides(
         args.side,
         args.keep,

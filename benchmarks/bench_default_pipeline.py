@@ -142,8 +142,20 @@ def report_seconds(text):
 
 
 def side_pairs(specs):
-    """``NAME=REF`` per side as ``(name, ref)`` pairs, in the order given (None: the one side ``new=worktree``)."""
-    return [tuple(s.split("=", 1)) for s in specs or ["new=worktree"]]
+    """``NAME=REF`` per side as ``(name, ref)`` pairs, in the order given (None: the one side ``new=worktree``).
+
+    Raises:
+        SystemExit: a spec without ``=``, with an empty name or ref, or a name given twice (before anything runs).
+    """
+    pairs = []
+    for spec in specs or ["new=worktree"]:
+        name, _, ref = spec.partition("=")
+        if not name or not ref:
+            sys.exit(f"--side {spec!r}: expected NAME=REF, a git commit or 'worktree' (e.g. --side old=0cb3cca)")
+        if name in dict(pairs):
+            sys.exit(f"--side: the name {name!r} is given twice; give each side its own name")
+        pairs.append((name, ref))
+    return pairs
 
 
 def run_sides(specs, keep, prefix, run_one):

@@ -285,14 +285,13 @@ def main():
         run_shim(sys.argv[0].rsplit(".", 1)[-1], sys.argv[1:])
         return 0
     args = parse_args()
-    sides = [s.split("=", 1) for s in (args.side or ["new=worktree"])]
+    # imported here, not at the top: the child shim (above) runs this file too and times its own imports
     sys.path.insert(0, str(REPO))
-    from dynrcnn.provenance import cpu_model
+    from benchmarks.bench_default_pipeline import run_sides
 
-    print(f"CPU: {cpu_model()}; {os.cpu_count()} CPUs; load average at start {os.getloadavg()[0]:.2f}")
-    with tempfile.TemporaryDirectory(prefix="profile_synth_") as tmp:
-        work = Path(args.work or tmp)
-        results = {name: profile_side(name, ref, args, work) for name, ref in sides}
+    results = run_sides(
+        args.side, args.work, "profile_synth_", lambda name, ref, work: profile_side(name, ref, args, work)
+    )
     report(results, args.cores)
     print(f"load average at end {os.getloadavg()[0]:.2f}")
     if args.json:

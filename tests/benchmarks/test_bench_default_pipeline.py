@@ -68,6 +68,25 @@ def test_configfiles_per_side():
     assert bench.snakemake_command(2, ())[1:] == ["--cores", "2"]
 
 
+def test_side_pairs_in_order_with_the_worktree_default():
+    assert bench.side_pairs(["old=0cb3cca", "new=worktree"]) == [("old", "0cb3cca"), ("new", "worktree")]
+    assert bench.side_pairs(None) == [("new", "worktree")]
+
+
+@pytest.mark.parametrize(
+    ("specs", "message"),
+    [
+        (["old"], "'old': expected NAME=REF"),
+        (["=0cb3cca"], "expected NAME=REF"),
+        (["old="], "expected NAME=REF"),
+        (["old=0cb3cca", "old=worktree"], "'old' is given twice"),
+    ],
+)
+def test_side_errors_name_the_option(specs, message):
+    with pytest.raises(SystemExit, match=message):
+        bench.side_pairs(specs)
+
+
 @pytest.mark.parametrize(
     ("specs", "message"),
     [
